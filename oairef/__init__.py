@@ -1,0 +1,1 @@
+"""oairef command line package (argument parsing only; nothing imports it)."""

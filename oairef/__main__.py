@@ -1,0 +1,5 @@
+import sys
+
+from oairef.cli import main
+
+sys.exit(main())

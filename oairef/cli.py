@@ -1,0 +1,57 @@
+"""The `oairef` command: parses arguments and hands them to the package that does the work.
+
+Each subcommand lives in its package as a module exposing ``add_arguments(parser)`` and
+``run(args) -> int``; it is imported only when that subcommand runs, so ``oairef codegen``
+never pays for numba or uvicorn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+#: subcommand -> (module implementing it, one-line help)
+SUBCOMMANDS: dict[str, tuple[str, str]] = {
+    "codegen": ("codegen.cli", "regenerate generated/ from spec/openai.yaml (or --check it is current)"),
+    "serve": ("conformance.serve_cli", "run the reference OpenAI-compatible provider"),
+    "validate": ("conformance.validate_cli", "check a provider against the documented sampling semantics"),
+    "bench": ("benchmarks.cli", "benchmark sampling speed against numpy, torch and llama.cpp"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="oairef",
+        description="Reference toolkit for the OpenAI API's sampling semantics.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    sub.required = True
+    for name, (module_name, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        sp.set_defaults(_module=module_name)
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            # A subcommand whose package has not landed or whose optional dependency is missing
+            # stays listed; running it explains why it cannot run.
+            sp.set_defaults(_missing=str(exc))
+            continue
+        module.add_arguments(sp)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    missing = getattr(args, "_missing", None)
+    if missing:
+        print(f"oairef {args.command}: unavailable ({missing})", file=sys.stderr)
+        return 2
+    module = importlib.import_module(args._module)
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
