@@ -1,0 +1,327 @@
+"""Load ``spec/openai.yaml`` and check the rules oairef's spec must keep.
+
+``load_spec(path)`` returns the parsed document as plain dicts/lists. Before returning it checks,
+and reports the first fault as ``SpecError(pointer, message)`` where ``pointer`` is the RFC 6901
+JSON pointer of the offending node (``""`` is the document root):
+
+- the file is YAML (syntax errors name their line and column), a mapping, with no duplicate keys,
+  declaring ``openapi: 3.1.x``;
+- ``nullable`` is never used (OpenAPI 3.0 style); nullables are ``type: [T, "null"]``;
+- every ``$ref`` is a local ``#/...`` pointer that resolves inside the document;
+- every operation has a string ``operationId`` (unique), an ``x-oairef-method`` (a dotted
+  lower-case path such as ``chat.completions.create``, unique) and at least one 2xx response;
+- every ``x-oairef-rules`` list follows docs/INTERFACES.md: each rule has a unique ``id``, a
+  ``param`` and ``message``, a ``require`` condition and optionally a ``when`` condition; a
+  condition is ``{field, op, value}`` or ``{field, op, other}`` with ``op`` in
+  ``eq ne lt le gt ge``, or ``{field, op: keys_token_ids}``; every field, ``other`` and ``param``
+  names a property of the schema the rules sit on.
+
+The checks read the document only; nothing in the spec is ever evaluated as code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+__all__ = [
+    "COMPARISON_OPS",
+    "HTTP_METHODS",
+    "RULE_OPS",
+    "SpecError",
+    "check_spec",
+    "escape_pointer_token",
+    "iter_operations",
+    "load_spec",
+    "resolve_pointer",
+    "schema_properties",
+]
+
+HTTP_METHODS: tuple[str, ...] = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+COMPARISON_OPS: frozenset[str] = frozenset({"eq", "ne", "lt", "le", "gt", "ge"})
+RULE_OPS: frozenset[str] = COMPARISON_OPS | {"keys_token_ids"}
+_METHOD_PATH = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)*$")
+_RULE_KEYS = frozenset({"id", "param", "message", "when", "require"})
+_CONDITION_KEYS = frozenset({"field", "op", "value", "other"})
+
+
+class SpecError(ValueError):
+    """A fault in the spec, located by the RFC 6901 JSON pointer ``pointer``."""
+
+    def __init__(self, pointer: str, message: str) -> None:
+        self.pointer = pointer
+        self.message = message
+        super().__init__(f"spec error at {pointer or '/'!s} [JSON pointer {pointer!r}]: {message}")
+
+
+def escape_pointer_token(token: object) -> str:
+    """Escape one reference token for a JSON pointer (``~`` -> ``~0``, ``/`` -> ``~1``)."""
+    return str(token).replace("~", "~0").replace("/", "~1")
+
+
+def _join(pointer: str, *tokens: object) -> str:
+    return pointer + "".join("/" + escape_pointer_token(t) for t in tokens)
+
+
+def resolve_pointer(doc: Any, pointer: str) -> Any:
+    """Return the node at ``pointer`` in ``doc``; raise ``KeyError`` when it does not exist."""
+    if pointer == "":
+        return doc
+    if not pointer.startswith("/"):
+        raise KeyError(pointer)
+    node = doc
+    for raw in pointer[1:].split("/"):
+        token = raw.replace("~1", "/").replace("~0", "~")
+        if isinstance(node, dict) and token in node:
+            node = node[token]
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            raise KeyError(pointer)
+    return node
+
+
+# ---------------------------------------------------------------------------------------- parsing
+
+
+def _parse(text: str) -> Any:
+    """Parse YAML text; duplicate mapping keys are faults (PyYAML would silently keep the last)."""
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown position"
+        raise SpecError("", f"YAML syntax error at {where}: {exc.problem or exc}") from exc
+    except yaml.YAMLError as exc:
+        raise SpecError("", f"YAML error: {exc}") from exc
+    if root is None:
+        raise SpecError("", "the spec is empty")
+    _check_duplicate_keys(root, "")
+    try:
+        return yaml.SafeLoader(text).get_single_data()
+    except yaml.YAMLError as exc:  # pragma: no cover - compose already succeeded
+        raise SpecError("", f"YAML error: {exc}") from exc
+
+
+def _check_duplicate_keys(node: yaml.Node, pointer: str) -> None:
+    stack: list[tuple[yaml.Node, str]] = [(node, pointer)]
+    while stack:
+        current, where = stack.pop()
+        if isinstance(current, yaml.MappingNode):
+            seen: set[str] = set()
+            for key_node, value_node in current.value:
+                key = str(key_node.value)
+                if key in seen:
+                    raise SpecError(
+                        _join(where, key),
+                        f"duplicate key {key!r} (line {key_node.start_mark.line + 1})",
+                    )
+                seen.add(key)
+                stack.append((value_node, _join(where, key)))
+        elif isinstance(current, yaml.SequenceNode):
+            stack.extend((item, _join(where, i)) for i, item in enumerate(current.value))
+
+
+# ---------------------------------------------------------------------------------------- checks
+
+
+def _walk(node: Any, pointer: str = "") -> Iterator[tuple[str, Any, str | None]]:
+    """Yield ``(pointer, value, key)`` for every node, depth first, in document order."""
+    stack: list[tuple[str, Any, str | None]] = [(pointer, node, None)]
+    while stack:
+        where, value, key = stack.pop()
+        yield where, value, key
+        if isinstance(value, dict):
+            stack.extend((_join(where, k), v, str(k)) for k, v in reversed(list(value.items())))
+        elif isinstance(value, list):
+            stack.extend((_join(where, i), v, None) for i, v in reversed(list(enumerate(value))))
+
+
+def _check_no_nullable_and_refs(doc: dict[str, Any]) -> None:
+    for pointer, value, _key in _walk(doc):
+        if not isinstance(value, dict):
+            continue
+        parent_is_properties = pointer.endswith("/properties")
+        if "nullable" in value and not parent_is_properties:
+            raise SpecError(
+                _join(pointer, "nullable"),
+                "`nullable` is OpenAPI 3.0 style; write `type: [<type>, \"null\"]` instead",
+            )
+        if "$ref" in value and not parent_is_properties:
+            ref = value["$ref"]
+            where = _join(pointer, "$ref")
+            if not isinstance(ref, str) or not ref.startswith("#"):
+                raise SpecError(where, f"only local '#/...' references are supported, got {ref!r}")
+            try:
+                resolve_pointer(doc, ref[1:])
+            except KeyError:
+                raise SpecError(where, f"unresolvable $ref {ref!r}") from None
+
+
+def iter_operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    """Yield ``(path, method, operation)`` for every operation under ``paths``."""
+    for path, item in (doc.get("paths") or {}).items():
+        if not isinstance(item, dict):
+            continue
+        for method in HTTP_METHODS:
+            op = item.get(method)
+            if isinstance(op, dict):
+                yield path, method, op
+
+
+def _check_operations(doc: dict[str, Any]) -> None:
+    paths = doc.get("paths")
+    if not isinstance(paths, dict) or not paths:
+        raise SpecError("/paths", "the spec must define at least one path")
+    operation_ids: dict[str, str] = {}
+    methods: dict[str, str] = {}
+    for path, item in paths.items():
+        if not isinstance(item, dict):
+            raise SpecError(_join("/paths", path), "a path item must be a mapping")
+        for method in HTTP_METHODS:
+            if method not in item:
+                continue
+            where = _join("/paths", path, method)
+            op = item[method]
+            if not isinstance(op, dict):
+                raise SpecError(where, "an operation must be a mapping")
+            op_id = op.get("operationId")
+            if not isinstance(op_id, str) or not op_id:
+                raise SpecError(where, f"operation {method.upper()} {path} has no operationId")
+            if op_id in operation_ids:
+                raise SpecError(
+                    _join(where, "operationId"),
+                    f"duplicate operationId {op_id!r} (also at {operation_ids[op_id]})",
+                )
+            operation_ids[op_id] = where
+            dotted = op.get("x-oairef-method")
+            if dotted is None:
+                raise SpecError(where, f"operation {op_id} has no x-oairef-method")
+            if not isinstance(dotted, str) or not _METHOD_PATH.match(dotted):
+                raise SpecError(
+                    _join(where, "x-oairef-method"),
+                    f"x-oairef-method must be a dotted lower-case method path, got {dotted!r}",
+                )
+            if dotted in methods:
+                raise SpecError(
+                    _join(where, "x-oairef-method"),
+                    f"duplicate x-oairef-method {dotted!r} (also at {methods[dotted]})",
+                )
+            methods[dotted] = where
+            responses = op.get("responses")
+            if not isinstance(responses, dict):
+                raise SpecError(where, f"operation {op_id} has no responses")
+            if not any(re.fullmatch(r"2(\d\d|XX)", str(code)) for code in responses):
+                raise SpecError(_join(where, "responses"), f"operation {op_id} has no 2xx response")
+
+
+def schema_properties(doc: dict[str, Any], schema: Any, _depth: int = 0) -> dict[str, Any]:
+    """The properties of ``schema``, following ``$ref`` and merging ``allOf`` members."""
+    if not isinstance(schema, dict) or _depth > 32:
+        return {}
+    if isinstance(schema.get("$ref"), str) and schema["$ref"].startswith("#"):
+        try:
+            target = resolve_pointer(doc, schema["$ref"][1:])
+        except KeyError:
+            return {}
+        return schema_properties(doc, target, _depth + 1)
+    props: dict[str, Any] = {}
+    for member in schema.get("allOf") or []:
+        props.update(schema_properties(doc, member, _depth + 1))
+    if isinstance(schema.get("properties"), dict):
+        props.update(schema["properties"])
+    return props
+
+
+def _check_condition(cond: Any, where: str, props: dict[str, Any]) -> None:
+    if not isinstance(cond, dict):
+        raise SpecError(where, "a condition must be a mapping {field, op, value|other}")
+    unknown = sorted(set(cond) - _CONDITION_KEYS)
+    if unknown:
+        raise SpecError(_join(where, unknown[0]), f"unknown condition key {unknown[0]!r}")
+    field = cond.get("field")
+    if not isinstance(field, str):
+        raise SpecError(where, "a condition needs a `field` naming a schema property")
+    if field not in props:
+        raise SpecError(_join(where, "field"), f"unknown field {field!r}: not a property of the schema")
+    op = cond.get("op")
+    if op not in RULE_OPS:
+        raise SpecError(_join(where, "op"), f"unknown op {op!r}; expected one of {sorted(RULE_OPS)}")
+    has_value, has_other = "value" in cond, "other" in cond
+    if op == "keys_token_ids":
+        if has_value or has_other:
+            raise SpecError(where, "op keys_token_ids takes neither `value` nor `other`")
+        return
+    if has_value == has_other:
+        raise SpecError(where, f"op {op} needs exactly one of `value` or `other`")
+    if has_other:
+        other = cond["other"]
+        if not isinstance(other, str) or other not in props:
+            raise SpecError(_join(where, "other"), f"unknown field {other!r}: not a property of the schema")
+    elif isinstance(cond["value"], (dict, list)):
+        raise SpecError(_join(where, "value"), "`value` must be a scalar (number, string, boolean or null)")
+
+
+def _check_rules(doc: dict[str, Any]) -> None:
+    for pointer, value, _key in _walk(doc):
+        if not isinstance(value, dict) or "x-oairef-rules" not in value:
+            continue
+        where = _join(pointer, "x-oairef-rules")
+        rules = value["x-oairef-rules"]
+        if not isinstance(rules, list):
+            raise SpecError(where, "x-oairef-rules must be a list of rules")
+        props = schema_properties(doc, value)
+        if not props:
+            raise SpecError(where, "x-oairef-rules must sit on a schema with properties")
+        ids: set[str] = set()
+        for i, rule in enumerate(rules):
+            rule_at = _join(where, i)
+            if not isinstance(rule, dict):
+                raise SpecError(rule_at, "a rule must be a mapping")
+            unknown = sorted(set(rule) - _RULE_KEYS)
+            if unknown:
+                raise SpecError(_join(rule_at, unknown[0]), f"unknown rule key {unknown[0]!r}")
+            rule_id = rule.get("id")
+            if not isinstance(rule_id, str) or not rule_id:
+                raise SpecError(rule_at, "a rule needs a non-empty string `id`")
+            if rule_id in ids:
+                raise SpecError(_join(rule_at, "id"), f"duplicate rule id {rule_id!r}")
+            ids.add(rule_id)
+            param = rule.get("param")
+            if not isinstance(param, str) or param not in props:
+                raise SpecError(_join(rule_at, "param"), f"param {param!r} is not a property of the schema")
+            message = rule.get("message")
+            if not isinstance(message, str) or not message.strip():
+                raise SpecError(_join(rule_at, "message"), "a rule needs a non-empty `message`")
+            if "require" not in rule:
+                raise SpecError(rule_at, "a rule needs a `require` condition")
+            _check_condition(rule["require"], _join(rule_at, "require"), props)
+            if "when" in rule:
+                _check_condition(rule["when"], _join(rule_at, "when"), props)
+
+
+def check_spec(doc: Any) -> None:
+    """Run every check in this module's docstring on a parsed document; raise ``SpecError``."""
+    if not isinstance(doc, dict):
+        raise SpecError("", "the spec must be a YAML mapping")
+    version = doc.get("openapi")
+    if not isinstance(version, str) or not version.startswith("3.1"):
+        raise SpecError("/openapi", f"expected an OpenAPI 3.1.x document, got openapi: {version!r}")
+    _check_no_nullable_and_refs(doc)
+    _check_operations(doc)
+    _check_rules(doc)
+
+
+def load_spec(path: str | Path) -> dict[str, Any]:
+    """Read, parse and check the spec at ``path``; return it as plain Python data."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise SpecError("", f"cannot read spec {path}: {exc}") from exc
+    doc = _parse(text)
+    check_spec(doc)
+    return doc
