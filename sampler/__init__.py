@@ -1,1 +1,35 @@
-"""sampler"""
+"""oairef's sampler: the sampling contract as readable numpy, a numba fast path equal to it, and the
+completion engine (n, best_of, stop, echo, logprobs, seeds) over a model protocol.
+
+numpy + numba only; no HTTP. See ``../shared/SEMANTICS.md`` for the contract.
+"""
+
+from .engine import CompletionStream, complete, stream_complete
+from .errors import GenerationCancelled, InvalidLogits, InvalidParameter
+from .kernels import sample_batch, sample_next
+from .model import Model, load_model
+from .params import SamplingParams
+from .reference import next_token_distribution, sample_reference
+from .results import Choice, Completion, StreamDelta, TokenLogprob
+from .tiny import TinyModel
+
+__all__ = [
+    "Choice",
+    "Completion",
+    "CompletionStream",
+    "GenerationCancelled",
+    "InvalidLogits",
+    "InvalidParameter",
+    "Model",
+    "SamplingParams",
+    "StreamDelta",
+    "TinyModel",
+    "TokenLogprob",
+    "complete",
+    "load_model",
+    "next_token_distribution",
+    "sample_batch",
+    "sample_next",
+    "sample_reference",
+    "stream_complete",
+]
