@@ -1,0 +1,71 @@
+"""Are the documented defaults in force when a request leaves the sampling fields out?"""
+
+from __future__ import annotations
+
+import math
+
+from conformance.validator import rules
+from conformance.validator.checks.base import Context, Outcome, StatTest, check
+from conformance.validator.probing import (
+    conditional_gtest,
+    looks_special,
+    repeat_probe,
+    sample_first_tokens,
+    sample_third_after_repeat,
+    softmax_over,
+    spread_dist,
+)
+from conformance.validator.stats import g_test, min_detectable_w
+
+
+@check(
+    "defaults.sampling",
+    "temperature 1, top_p 1, no penalties and max_tokens 16 when omitted",
+    rules.DEFAULTS,
+    """(1) One-token completions with no sampling field: the full distribution over the reported top-5 plus
+    an "other" bin (mass 1 - coverage) is G-tested against the reported probabilities — extra truncation
+    (top_k, min_p) empties the tail bin, another temperature reshapes the top. (2) Token 3 after a repeated
+    token x with no penalty fields: G-test against the reported raw logprobs (a default repetition penalty
+    shows here). (3) A completion without max_tokens has at most 16 tokens.""",
+    statistical=True,
+)
+def defaults(ctx: Context) -> Outcome:
+    d = spread_dist(ctx)
+    tokens = [t for t in d.sorted_tokens() if not looks_special(t)]
+    counts, _ = sample_first_tokens(ctx, d.prompt, ctx.settings.samples)
+    obs = [counts.get(t, 0) for t in tokens]
+    other = sum(counts.values()) - sum(obs)
+    probs = [math.exp(d.logprobs[t]) for t in tokens]
+    tail = max(0.0, 1.0 - sum(probs))
+    res = g_test(obs + [other], probs + [tail])
+    n = sum(counts.values())
+    tests = [StatTest(
+        name="token 1 with defaults vs reported (incl. tail bin)", statistic=round(res.statistic, 4), df=res.df,
+        p_value=res.p_value, n=n, min_detectable_w=round(min_detectable_w(n, max(res.df, 1), ctx.settings.alpha), 4),
+        observed={**dict(zip(tokens, obs, strict=True)), "(other)": other},
+        expected={**{t: round(p, 5) for t, p in zip(tokens, probs, strict=True)}, "(other)": round(tail, 5)},
+    )]
+    details: dict[str, object] = {"baseline": d.as_dict()}
+    failures: list[str] = []
+    try:
+        probe = repeat_probe(ctx)
+    except Exception as exc:  # a provider without a repetitive prompt still gets (1) and (3)
+        details["repeat"] = f"not tested: {exc}"
+    else:
+        toks3 = [t for t in sorted(probe.step3, key=lambda t: -probe.step3[t]) if not looks_special(t)]
+        c3, seen, _ = sample_third_after_repeat(ctx, probe, max(200, ctx.settings.samples // 2))
+        tests.append(conditional_gtest(f"token 3 after ({probe.x!r}, {probe.x!r}) with defaults", c3, toks3,
+                                       softmax_over(probe.step3, toks3), ctx.settings.alpha))
+        details["repeat"] = probe.as_dict()
+    ex = ctx.completion(prompt=d.prompt, seed=ctx.next_seed())
+    data = ctx.ok(ex)
+    usage = data.get("usage") or {}
+    ct = usage.get("completion_tokens")
+    if not isinstance(ct, int) or ct > 16:
+        failures.append(f"completion without max_tokens generated {ct} tokens (default is 16)")
+    fr = (data.get("choices") or [{}])[0].get("finish_reason")
+    if fr == "length" and ct != 16:
+        failures.append(f"finish_reason length after {ct} tokens without max_tokens (default is 16)")
+    details["default_max_tokens_response"] = ex.excerpt()
+    return Outcome(None, f"prompt {d.prompt!r}, coverage {d.coverage:.3f}", tests=tests, details=details,
+                   failures=failures)
