@@ -9,7 +9,8 @@ JSON pointer of the offending node (``""`` is the document root):
 - ``nullable`` is never used (OpenAPI 3.0 style); nullables are ``type: [T, "null"]``;
 - every ``$ref`` is a local ``#/...`` pointer that resolves inside the document;
 - every operation has a string ``operationId`` (unique), an ``x-oairef-method`` (a dotted
-  lower-case path such as ``chat.completions.create``, unique) and at least one 2xx response;
+  lower-case path such as ``chat.completions.create``, unique, and never the resource prefix of
+  another operation's path) and at least one 2xx response;
 - every ``x-oairef-rules`` list follows docs/INTERFACES.md: each rule has a unique ``id``, a
   ``param`` and ``message``, a ``require`` condition and optionally a ``when`` condition; a
   condition is ``{field, op, value}`` or ``{field, op, other}`` with ``op`` in
@@ -217,6 +218,15 @@ def _check_operations(doc: dict[str, Any]) -> None:
                 raise SpecError(where, f"operation {op_id} has no responses")
             if not any(re.fullmatch(r"2(\d\d|XX)", str(code)) for code in responses):
                 raise SpecError(_join(where, "responses"), f"operation {op_id} has no 2xx response")
+    for dotted, where in methods.items():
+        parts = dotted.split(".")
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            if prefix in methods:
+                raise SpecError(
+                    _join(methods[prefix], "x-oairef-method"),
+                    f"x-oairef-method {prefix!r} is also the resource of {dotted!r} (at {where})",
+                )
 
 
 def schema_properties(doc: dict[str, Any], schema: Any, _depth: int = 0) -> dict[str, Any]:
