@@ -1,0 +1,159 @@
+"""OpenAI-shaped errors for the reference provider.
+
+Rules:
+- Every error the server answers has the body
+  ``{"error": {"message": str, "type": str, "param": str | None, "code": str | None}}``
+  (OpenAI's shape) — never FastAPI's 422 ``{"detail": [...]}``.
+- A value outside a documented range, a broken rule, malformed JSON or a body of the wrong type is
+  HTTP 400, ``type: "invalid_request_error"``, naming the parameter in ``param`` where there is one.
+- Unknown model: 404, ``code: "model_not_found"``. Unknown route: 404. Wrong method: 405.
+- Missing or wrong API key (only when the server has keys): 401, ``code: "invalid_api_key"``.
+- Anything unexpected is still answered in this shape (500, ``type: "server_error"``); the tests
+  hold that no request reaches it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+log = logging.getLogger("oairef.serve")
+
+#: Renders an error dict (``{"message", "type", "param", "code"}``) into a response body.
+#: The default nests it under ``"error"``; the ``flat_error`` fault replaces it.
+ErrorShaper = Callable[[dict[str, Any]], dict[str, Any]]
+
+
+def nested_error(err: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's error body: ``{"error": {...}}``."""
+    return {"error": err}
+
+
+class APIError(Exception):
+    """An error the server answers with its status and OpenAI's error body."""
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        type: str = "invalid_request_error",
+        param: str | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.type = type
+        self.param = param
+        self.code = code
+
+    def to_dict(self) -> dict[str, Any]:
+        """The inner error object."""
+        return {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+
+
+def invalid(param: str | None, message: str, code: str | None = "invalid_value") -> APIError:
+    """A 400 ``invalid_request_error`` naming ``param``."""
+    return APIError(400, message, param=param, code=code)
+
+
+def model_not_found(model: str) -> APIError:
+    """The 404 OpenAI answers for a model it does not serve."""
+    return APIError(
+        404,
+        f"The model `{model}` does not exist or you do not have access to it.",
+        param="model",
+        code="model_not_found",
+    )
+
+
+def _loc_param(loc: Sequence[Any]) -> str | None:
+    """The request parameter a pydantic error location names: its first string part after ``body``.
+
+    ``("body", "messages", 0, "role")`` names ``messages``; ``("temperature",)`` names ``temperature``.
+    """
+    parts = [p for p in loc if p != "body"]
+    for part in parts:
+        if isinstance(part, str):
+            return part
+    return None
+
+
+def _describe(err: dict[str, Any]) -> str:
+    """One readable sentence for one pydantic error (keeps the range pydantic states)."""
+    loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+    msg = str(err.get("msg", "invalid value"))
+    value = err.get("input")
+    shown = ""
+    if value is not None and not isinstance(value, dict | list):
+        shown = f" (got {json.dumps(value) if isinstance(value, str) else value!r})"
+    return f"Invalid value for '{loc}': {msg}{shown}" if loc else f"Invalid request: {msg}{shown}"
+
+
+def from_validation_errors(errors: Sequence[dict[str, Any]]) -> APIError:
+    """A 400 for a list of pydantic errors; names the parameter of the first one.
+
+    The first error is the one reported (message and ``param``); the count of the others is added.
+    """
+    if not errors:
+        return invalid(None, "Invalid request body.")
+    first = errors[0]
+    param = _loc_param(first.get("loc", ()))
+    if first.get("type") == "json_invalid":
+        return APIError(400, "We could not parse the JSON body of your request.", param=None,
+                        code="invalid_json")
+    message = _describe(first)
+    if len(errors) > 1:
+        message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"
+    return invalid(param, message)
+
+
+def from_pydantic(exc: ValidationError) -> APIError:
+    """A 400 for a pydantic ``ValidationError`` raised by a generated request model."""
+    return from_validation_errors(exc.errors(include_url=False))
+
+
+def install_error_handlers(app: FastAPI, shaper: ErrorShaper = nested_error) -> None:
+    """Answer every error of ``app`` in OpenAI's shape (``shaper`` renders the body)."""
+
+    def respond(err: APIError) -> JSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
+        return JSONResponse(shaper(err.to_dict()), status_code=err.status, headers=headers)
+
+    @app.exception_handler(APIError)
+    async def _api_error(request: Request, exc: APIError) -> JSONResponse:
+        return respond(exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def _request_validation(request: Request, exc: RequestValidationError) -> JSONResponse:
+        return respond(from_validation_errors(list(exc.errors())))
+
+    @app.exception_handler(ValidationError)
+    async def _validation(request: Request, exc: ValidationError) -> JSONResponse:
+        return respond(from_pydantic(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        if exc.status_code == 404:
+            err = APIError(404, f"Unknown request URL: {request.method} {request.url.path}.",
+                           code="unknown_url")
+        elif exc.status_code == 405:
+            err = APIError(405, f"Method {request.method} is not allowed for {request.url.path}.",
+                           code="method_not_allowed")
+        else:
+            err = APIError(exc.status_code, str(exc.detail))
+        return respond(err)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover
+        log.exception("internal error answering %s %s", request.method, request.url.path)
+        return respond(APIError(500, f"Internal server error: {type(exc).__name__}", type="server_error"))
