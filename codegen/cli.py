@@ -1,0 +1,82 @@
+"""``oairef codegen [--spec spec/openai.yaml] [--out generated] [--check]``.
+
+Exit status: 0 when written (or, with ``--check``, when ``generated/`` is current); 1 when
+``--check`` finds it stale (a short summary of the differing files is printed); 2 when the spec
+is malformed (the message names the JSON pointer of the fault) or cannot be read.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--spec", default="spec/openai.yaml", type=Path,
+                        help="OpenAPI spec to generate from (default: spec/openai.yaml)")
+    parser.add_argument("--out", default="generated", type=Path,
+                        help="output package directory (default: generated)")
+    parser.add_argument("--check", action="store_true",
+                        help="do not write; exit 1 when the output directory is stale")
+    parser.add_argument("--quiet", action="store_true", help="print only errors and the check summary")
+
+
+def run(args: argparse.Namespace) -> int:
+    from rich.console import Console
+
+    from codegen.modelgen import ModelGenerationError
+    from codegen.pipeline import build, compare, write
+    from codegen.spec import SpecError, load_spec
+
+    err = Console(stderr=True, highlight=False)
+    out = Console(highlight=False)
+    started = time.perf_counter()
+    try:
+        with err.status(f"generating from {args.spec} ...", spinner="dots") if not args.quiet else _Null():
+            spec = load_spec(args.spec)
+            files = build(spec)
+    except SpecError as exc:
+        pointer = getattr(exc, "pointer", "") or "/"
+        message = getattr(exc, "message", str(exc))
+        err.print(f"oairef codegen: malformed spec {args.spec} at {pointer}: {message}", markup=False)
+        return 2
+    except ModelGenerationError as exc:
+        err.print(f"oairef codegen: {exc}", markup=False)
+        return 2
+    elapsed = time.perf_counter() - started
+    if args.check:
+        diffs = compare(files, args.out)
+        if diffs:
+            out.print(f"{args.out} is stale ({len(diffs)} file(s)); run `oairef codegen`:", markup=False)
+            for diff in diffs[:20]:
+                out.print(f"  {diff.describe()}", markup=False)
+            if len(diffs) > 20:
+                out.print(f"  ... and {len(diffs) - 20} more", markup=False)
+            return 1
+        if not args.quiet:
+            out.print(f"{args.out} is current ({len(files)} files, {elapsed:.1f} s)", markup=False)
+        return 0
+    touched = write(files, args.out)
+    if not args.quiet:
+        out.print(f"wrote {len(touched)} of {len(files)} files to {args.out} in {elapsed:.1f} s", markup=False)
+    return 0
+
+
+class _Null:
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc: object) -> None:
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="oairef codegen")
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

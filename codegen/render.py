@@ -1,0 +1,220 @@
+"""Rendering the client from the Jinja templates in ``codegen/templates/``.
+
+Rules: templates are strict (an undefined name is an error); output is normalised to LF line
+ends, no trailing spaces and exactly one final newline, so it is byte-identical run after run.
+"""
+
+from __future__ import annotations
+
+import pprint
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from codegen.operations import Operation
+from codegen.spec import SpecError
+
+TEMPLATE_DIR = Path(__file__).parent / "templates"
+#: client attributes a top-level resource may not take
+CLIENT_ATTRIBUTES = {"api_key", "base_url", "organization_id", "project_id", "timeout", "max_retries",
+                     "default_headers", "with_options", "close"}
+
+
+@dataclass
+class ResourceNode:
+    """One node of the resource tree (``client.fine_tuning.jobs``)."""
+
+    path: tuple[str, ...]
+    children: list[ResourceNode] = field(default_factory=list)
+    operations: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def attr(self) -> str:
+        return self.path[-1]
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+    @property
+    def cls(self) -> str:
+        return "".join(part.title().replace("_", "") for part in self.path)
+
+
+def _docstr(text: Any) -> str:
+    value = " ".join(str(text).split())
+    return value.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').rstrip('"')
+
+
+def _pyliteral(value: Any, indent: int = 0) -> str:
+    return pprint.pformat(value, width=100, sort_dicts=False)
+
+
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(TEMPLATE_DIR)),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        autoescape=False,
+    )
+    env.filters["pyrepr"] = repr
+    env.filters["pyliteral"] = _pyliteral
+    env.filters["docstr"] = _docstr
+    return env
+
+
+def normalise(text: str) -> str:
+    lines = [line.rstrip() for line in text.replace("\r\n", "\n").split("\n")]
+    while lines and lines[-1] == "":
+        lines.pop()
+    out: list[str] = []
+    for line in lines:  # at most two blank lines in a row
+        if line == "" and len(out) >= 2 and out[-1] == "" and out[-2] == "":
+            continue
+        out.append(line)
+    return "\n".join(out) + "\n"
+
+
+def _return_annotation(op: Operation) -> str:
+    def model(name: str | None) -> str:
+        return f"models.{name}" if name else "dict[str, Any]"
+
+    kind = op.response_kind
+    if kind == "none":
+        base = "None"
+    elif kind == "binary":
+        base = "BinaryResponse"
+    elif kind == "page":
+        base = f"Page[models.{op.page_item_model}]" if op.page_item_model else "Page[Any]"
+    elif kind == "union":
+        base = " | ".join(f"models.{n}" for n in op.response_union)
+    else:
+        base = model(op.response_model)
+    if op.text_alternative:
+        base += " | str"
+    if op.streams:
+        return f"{base} | Stream[{model(op.stream_model)}]"
+    return base
+
+
+def _op_context(op: Operation) -> dict[str, Any]:
+    return {
+        "name": op.name,
+        "const": "_" + "_".join(op.method_path).upper(),
+        "http_method": op.http_method,
+        "path": op.path,
+        "summary": op.summary,
+        "params": op.params,
+        "positional": op.positional,
+        "keyword": op.keyword,
+        "body_kind": op.body_kind,
+        "request_model": op.request_model,
+        "response_kind": op.response_kind,
+        "response_model": op.response_model,
+        "streams": op.streams,
+        "stream_model": op.stream_model,
+        "page_item_model": op.page_item_model,
+        "cursor_param": op.cursor_param,
+        "cursor_field": op.cursor_field,
+        "response_union": op.response_union,
+        "text_alternative": op.text_alternative,
+        "query_constraints": {p.name: p.constraints for p in op.params if p.location == "query" and p.constraints},
+        "return_annotation": _return_annotation(op),
+    }
+
+
+def resource_tree(operations: list[Operation]) -> list[ResourceNode]:
+    """Top-level resource nodes (sorted by name), each holding its subtree."""
+    nodes: dict[tuple[str, ...], ResourceNode] = {}
+    for op in operations:
+        res = op.resource_path
+        for i in range(1, len(res) + 1):
+            if res[:i] not in nodes:
+                nodes[res[:i]] = ResourceNode(res[:i])
+                if i > 1:
+                    nodes[res[:i - 1]].children.append(nodes[res[:i]])
+        nodes[res].operations.append(_op_context(op))
+    classes: dict[str, tuple[str, ...]] = {}
+    for path, node in nodes.items():
+        if node.cls in classes:
+            raise SpecError(operations[0].pointer.split("/paths")[0] + "/paths",
+                            f"resources {'.'.join(classes[node.cls])} and {'.'.join(path)} "
+                            f"would share the class name {node.cls}")
+        classes[node.cls] = path
+        node.children.sort(key=lambda n: n.attr)
+        node.operations.sort(key=lambda o: o["name"])
+        method_names = {o["name"] for o in node.operations}
+        for child in node.children:
+            if child.attr in method_names:
+                raise SpecError("/paths", f"{child.dotted} is both a method and a resource")
+    tops = sorted((n for p, n in nodes.items() if len(p) == 1), key=lambda n: n.attr)
+    for top in tops:
+        if top.attr in CLIENT_ATTRIBUTES:
+            raise SpecError("/paths", f"top-level resource {top.attr!r} collides with a client attribute")
+    return tops
+
+
+def _subtree(node: ResourceNode) -> list[ResourceNode]:
+    """``node`` and its descendants, deepest first (so classes are defined before use)."""
+    out: list[ResourceNode] = []
+    for child in node.children:
+        out.extend(_subtree(child))
+    out.append(node)
+    return out
+
+
+#: names a resource module may use, by the module that provides them
+_IMPORTABLE = {
+    "abc": ("Mapping", "Sequence"),
+    "typing": ("TYPE_CHECKING", "Any", "Literal"),
+    "._files": ("BinaryResponse",),
+    "._pagination": ("Page",),
+    "._streaming": ("Stream",),
+    "._types": ("NOT_GIVEN", "FileInput", "NotGiven", "OperationSpec"),
+}
+
+
+def _imports(body: str) -> dict[str, Any]:
+    """The imports a rendered resource body needs (only names it uses, so no unused imports)."""
+    def used(name: str) -> bool:
+        return re.search(rf"\b{name}\b", body) is not None
+
+    local = [(module, [n for n in names if used(n)]) for module, names in _IMPORTABLE.items()
+             if module.startswith(".")]
+    return {
+        "abc": [n for n in _IMPORTABLE["abc"] if used(n)],
+        "typing": ["TYPE_CHECKING"] + [n for n in _IMPORTABLE["typing"][1:] if used(n)],
+        "models": re.search(r"\bmodels\.", body) is not None,
+        "local": [(module, names) for module, names in local if names],
+    }
+
+
+def render_client(operations: list[Operation], rules: Mapping[str, Any], *, header: str,
+                  default_base_url: str, version: str) -> dict[str, str]:
+    """Every client file, by path relative to the output directory."""
+    env = environment()
+    tops = resource_tree(operations)
+    top_ctx = [{"attr": t.attr, "cls": t.cls, "module": t.attr} for t in tops]
+    common = {"header": header, "top_resources": top_ctx, "default_base_url": default_base_url,
+              "default_max_retries": 2, "version": version, "operation_count": len(operations)}
+    files: dict[str, str] = {}
+    for name in ("__init__.py", "_base.py", "_client.py", "_errors.py", "_files.py", "_pagination.py",
+                 "_streaming.py", "_types.py"):
+        files[name] = env.get_template(f"{name}.j2").render(**common)
+    files["_rules.py"] = env.get_template("_rules.py.j2").render(**common, rules=dict(rules))
+    files["resources/__init__.py"] = env.get_template("resources_init.py.j2").render(**common)
+    module = env.get_template("resource_module.py.j2")
+    body_template = env.get_template("resource_body.j2")
+    for top in tops:
+        nodes = _subtree(top)
+        count = sum(len(n.operations) for n in nodes)
+        body = body_template.render(**common, nodes=nodes)
+        files[f"resources/{top.attr}.py"] = module.render(
+            **common, top={"attr": top.attr, "count": count}, nodes=nodes, body=body, imports=_imports(body))
+    return {path: normalise(text) for path, text in files.items()}
