@@ -88,7 +88,8 @@ def apply_temperature(z: np.ndarray, temperature: float) -> np.ndarray:
     """Step 3, ``T > 0``: ``p = softmax(z / T)``, computed stably as ``exp((z - max) / T) / sum``."""
     if temperature <= 0:
         raise ValueError("apply_temperature needs T > 0; T == 0 is greedy_token")
-    w = np.exp((z - z.max()) / temperature)
+    with np.errstate(over="ignore"):  # -1e308 - 1e308 = -inf: probability 0, as intended
+        w = np.exp((z - z.max()) / temperature)
     return w / w.sum()
 
 

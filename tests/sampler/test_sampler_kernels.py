@@ -1,0 +1,254 @@
+"""The numba fast path equals the reference: same token for the same u, same reported logprobs.
+
+Sums are accumulated in a different order, so a comparison is skipped only when ``u`` or ``top_p`` lies
+within 1e-9 of a cumulative boundary, or two probabilities differ by less than 1e-12 (relative) without
+being equal - the contract's allowance.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sampler import InvalidLogits, InvalidParameter, SamplingParams, sample_batch, sample_next
+from sampler import reference as R
+from sampler.kernels import sample_batch_full
+
+EPS = 1e-9
+
+
+def ambiguous(logits: np.ndarray, params: SamplingParams, hist: Sequence[int], u: float) -> bool:
+    """True when float rounding may legitimately separate the fast path from the reference."""
+    if params.greedy:
+        return False
+    z = R.processed_logits(logits, params, hist)
+    p = R.apply_temperature(z, params.temperature)
+    ps = p[R.nucleus_order(p)]
+    q = R.next_token_distribution(logits, params, hist)
+    kept = int(np.count_nonzero(q))
+    head = ps[: kept + 1]  # order only matters inside the nucleus and at its edge
+    d = -np.diff(head)
+    if np.any((d > 0) & (d < 1e-12 * head[:-1])):
+        return True
+    if params.top_p < 1.0 and np.any(np.abs(np.cumsum(ps) - params.top_p) < EPS):
+        return True
+    cq = np.cumsum(q[R.nucleus_order(q)])[: kept - 1]  # the last boundary is the total: not a choice
+    return bool(np.any(np.abs(cq - u) < EPS))
+
+
+def check_equal(logits: np.ndarray, params: SamplingParams, hist: Sequence[int], u: float) -> bool:
+    if ambiguous(logits, params, hist, u):
+        return False
+    fast = sample_next(logits, params, hist, u)
+    ref = R.sample_reference(logits, params, hist, u)
+    assert fast == ref, (params, u)
+    return True
+
+
+VALUES = st.one_of(
+    st.integers(-3, 3).map(float),
+    st.floats(-30, 30, allow_nan=False, allow_infinity=False),
+    st.sampled_from([-np.inf, 1e30, -1e30, 1e-300, -1e-300, 88.0, -745.0, 3e38, -3e38]),
+)
+
+
+@st.composite
+def cases(draw: st.DrawFn) -> tuple[np.ndarray, SamplingParams, list[int], float]:
+    V = draw(st.integers(1, 64))
+    vals = draw(st.lists(VALUES, min_size=V, max_size=V))
+    z = np.array(vals, np.float64)
+    if np.all(np.isneginf(z)):
+        z[draw(st.integers(0, V - 1))] = draw(st.floats(-5, 5))
+    dtype = draw(st.sampled_from([np.float32, np.float64]))
+    with np.errstate(over="ignore"):
+        z = z.astype(dtype)
+    if np.all(np.isneginf(z)) or np.any(np.isposinf(z)):
+        z = np.clip(np.nan_to_num(z, posinf=1e30), -1e30, None).astype(dtype)
+    temperature = draw(st.sampled_from([0.0, 1e-6, 0.05, 0.7, 1.0, 1.5, 2.0]))
+    top_p = draw(st.sampled_from([0.0, 1e-9, 0.1, 0.5, 0.9, 0.999, 1.0]))
+    pen = st.sampled_from([-2.0, -0.5, 0.0, 0.5, 2.0])
+    bias_keys = st.integers(0, V - 1)
+    bias = draw(st.dictionaries(bias_keys, st.sampled_from([-100.0, -1.0, 0.5, 100.0]), max_size=3))
+    hist = draw(st.lists(st.integers(0, V - 1), max_size=12))
+    params = SamplingParams(
+        temperature=temperature, top_p=top_p, presence_penalty=draw(pen), frequency_penalty=draw(pen), logit_bias=bias
+    )
+    u = draw(st.one_of(st.floats(0.0, 1.0, exclude_max=True), st.sampled_from([0.0, 0.5, float(np.nextafter(1.0, 0.0))])))
+    return z, params, hist, u
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(cases())
+def test_fast_path_equals_reference(case: tuple[np.ndarray, SamplingParams, list[int], float]) -> None:
+    z, params, hist, u = case
+    check_equal(z, params, hist, u)
+
+
+def test_random_logits_are_mostly_unambiguous_and_equal() -> None:
+    """A seeded sweep, so the equality above is known to be exercised, not skipped as ambiguous."""
+    rng = np.random.default_rng(2024)
+    compared = 0
+    trials = 1500
+    for _ in range(trials):
+        V = int(rng.integers(1, 400))
+        z = rng.normal(size=V) * float(rng.choice([0.1, 1.0, 10.0, 100.0]))
+        if rng.random() < 0.3:
+            z = np.round(z)
+        if rng.random() < 0.2:
+            z[rng.random(V) < 0.3] = -np.inf
+            z[int(rng.integers(0, V))] = 0.0
+        params = SamplingParams(
+            temperature=float(rng.choice([0.0, 0.01, 0.7, 1.0, 2.0])),
+            top_p=float(rng.choice([0.0, 0.3, 0.9, 1.0])),
+            presence_penalty=float(rng.choice([0.0, 1.5])),
+            logit_bias={int(rng.integers(0, V)): float(rng.choice([-100.0, 3.0]))},
+        )
+        hist = [int(x) for x in rng.integers(0, V, size=5)]
+        compared += check_equal(z.astype(rng.choice([np.float32, np.float64])), params, hist, float(rng.random()))
+    assert compared >= 0.9 * trials
+
+
+@pytest.mark.parametrize("V", [1, 2, 3, 31, 32, 33, 1000, 50_000, 262_144])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fast_path_equals_reference_across_vocab_sizes(V: int, dtype: type) -> None:
+    rng = np.random.default_rng(V)
+    z = (rng.standard_normal(V) * 3).astype(dtype)
+    z[rng.random(V) < 0.05] = -np.inf
+    if np.all(np.isneginf(z)):
+        z[0] = 0
+    compared = 0
+    configs = [
+        SamplingParams(temperature=0.8, top_p=0.9),
+        SamplingParams(temperature=2.0, top_p=1.0),
+        SamplingParams(temperature=0.05, top_p=0.5, presence_penalty=2.0, frequency_penalty=-2.0, logit_bias={V - 1: 100.0}),
+        SamplingParams(temperature=1.0, top_p=0.999, logit_bias={0: -100.0}),
+        SamplingParams(temperature=0.0, top_p=0.3),
+    ]
+    hist = [int(x) for x in rng.integers(0, V, size=20)]
+    for params in configs:
+        for u in (0.0, 0.31, 0.77, float(np.nextafter(1.0, 0.0))):
+            compared += check_equal(z, params, hist, u)
+    assert compared >= 15
+
+
+def test_ties_flat_and_coarse_logits() -> None:
+    for V in (5, 100, 4096, 70_000):
+        z = np.zeros(V, np.float32)
+        # all equal: the draw is floor(u * kept) in id order
+        assert sample_next(z, SamplingParams(), [], 0.5 + 0.25 / V) == V // 2
+        assert sample_next(z, SamplingParams(top_p=0.5 + 0.5 / V), [], 0.999) == R.sample_reference(
+            z, SamplingParams(top_p=0.5 + 0.5 / V), [], 0.999
+        )
+        z2 = np.round(np.random.default_rng(V).normal(size=V)).astype(np.float64)
+        for u in (0.013, 0.5, 0.987):
+            for top_p in (0.33, 0.9):
+                check_equal(z2, SamplingParams(top_p=top_p), [], u)
+
+
+def test_greedy_argmax_ties_and_bias() -> None:
+    z = np.array([1.0, 7.0, 7.0, -np.inf, 7.0], np.float32)
+    p = SamplingParams(temperature=0.0)
+    assert sample_next(z, p, [], 0.9) == 1
+    assert sample_next(z, SamplingParams(temperature=0.0, logit_bias={1: -1.0}), [], 0.0) == 2
+    assert sample_next(z, SamplingParams(temperature=0.0, logit_bias={3: 100.0}), [], 0.0) == 1
+    assert sample_next(z, SamplingParams(temperature=0.0, presence_penalty=1.0), [1, 2], 0.0) == 4
+
+
+def test_top_p_zero_and_v_one() -> None:
+    rng = np.random.default_rng(1)
+    z = rng.normal(size=5000)
+    assert sample_next(z, SamplingParams(top_p=0.0), [], 0.99) == int(np.argmax(z))
+    assert sample_next(np.array([-3.0], np.float32), SamplingParams(temperature=2.0), [], 0.7) == 0
+
+
+@pytest.mark.parametrize(
+    ("row", "needle"),
+    [([0.0, np.nan, 1.0], "NaN"), ([-np.inf, -np.inf], "-inf"), ([1.0, np.inf], r"\+inf")],
+)
+def test_bad_logits_raise_in_both_forms(row: list[float], needle: str) -> None:
+    for dtype in (np.float32, np.float64):
+        z = np.array(row, dtype)
+        with pytest.raises(InvalidLogits, match=needle):
+            sample_next(z, SamplingParams(), [], 0.5)
+        good = np.zeros_like(z)
+        with pytest.raises(InvalidLogits, match=needle):
+            sample_batch(np.stack([good, z]), [SamplingParams()] * 2, [[], []], [0.1, 0.2])
+
+
+def test_bias_id_outside_vocab_names_logit_bias() -> None:
+    with pytest.raises(InvalidParameter) as info:
+        sample_next(np.zeros(10), SamplingParams(logit_bias={10: 1.0}), [], 0.5)
+    assert info.value.param == "logit_bias"
+
+
+def test_float32_is_read_in_place() -> None:
+    z = np.random.default_rng(0).normal(size=(3, 100)).astype(np.float32)
+    before = z.copy()
+    sample_batch(z, [SamplingParams(presence_penalty=1, logit_bias={3: 5})] * 3, [[1, 2], [], [3]], [0.1, 0.5, 0.9])
+    assert np.array_equal(z, before)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_batch_rows_are_independent_and_match_reference(dtype: type) -> None:
+    rng = np.random.default_rng(7)
+    B, V, k = 12, 3000, 5
+    z = (rng.standard_normal((B, V)) * 4).astype(dtype)
+    z[:, ::97] = -np.inf
+    params = [
+        SamplingParams(
+            temperature=float(rng.choice([0.0, 0.3, 1.0, 1.7])),
+            top_p=float(rng.choice([0.0, 0.5, 0.9, 1.0])),
+            presence_penalty=float(rng.uniform(-2, 2)),
+            frequency_penalty=float(rng.uniform(-2, 2)),
+            logit_bias={int(rng.integers(0, V)): float(rng.uniform(-100, 100))},
+        )
+        for _ in range(B)
+    ]
+    hists = [[int(x) for x in rng.integers(0, V, size=int(rng.integers(0, 30)))] for _ in range(B)]
+    us = rng.random(B)
+    tokens, chosen, top_ids, top_lps = sample_batch(z, params, hists, us, k)
+    assert top_ids.shape == (B, k) and top_lps.shape == (B, k)
+    for r in range(B):
+        if not ambiguous(z[r], params[r], hists[r], float(us[r])):
+            assert tokens[r] == R.sample_reference(z[r], params[r], hists[r], float(us[r]))
+        raw = R.raw_logprobs(z[r])
+        assert chosen[r] == pytest.approx(raw[tokens[r]], abs=1e-9)
+        ref_top = R.top_k_logprobs(raw, k)
+        assert [t for t, _ in ref_top] == top_ids[r].tolist()
+        np.testing.assert_allclose(top_lps[r], [v for _, v in ref_top], atol=1e-9)
+
+
+def test_processed_mode_matches_reference() -> None:
+    rng = np.random.default_rng(11)
+    z = rng.standard_normal((4, 500)) * 3
+    params = [
+        SamplingParams(temperature=0.7, top_p=0.8),
+        SamplingParams(temperature=1.3, top_p=1.0, logit_bias={4: 6.0}),
+        SamplingParams(temperature=0.0),
+        SamplingParams(temperature=0.2, top_p=0.3, presence_penalty=1.0),
+    ]
+    hists: list[list[int]] = [[], [], [], [int(np.argmax(z[3]))]]
+    us = np.array([0.2, 0.6, 0.4, 0.9])
+    tokens, raw, chosen, top_ids, top_lps = sample_batch_full(z, params, hists, us, 6, mode="processed")
+    for r in range(4):
+        proc = R.processed_logprobs(z[r], params[r], hists[r])
+        assert chosen[r] == pytest.approx(proc[tokens[r]], abs=1e-9)
+        assert raw[r] == pytest.approx(R.raw_logprobs(z[r])[tokens[r]], abs=1e-9)
+        ref_top = R.top_k_logprobs(proc, 6)
+        valid = top_ids[r] >= 0
+        assert [t for t, _ in ref_top] == top_ids[r][valid].tolist()
+        np.testing.assert_allclose(top_lps[r][valid], [v for _, v in ref_top], atol=1e-9)
+
+
+def test_batch_argument_errors() -> None:
+    z = np.zeros((2, 4))
+    with pytest.raises(ValueError, match="one per row"):
+        sample_batch(z, [SamplingParams()], [[], []], [0.1, 0.2])
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        sample_batch(z, [SamplingParams()] * 2, [[], []], [0.1, 1.0])
+    with pytest.raises(InvalidLogits, match="two-dimensional"):
+        sample_batch(np.zeros(4), [SamplingParams()], [[]], [0.1])
