@@ -43,16 +43,6 @@ SPREAD_PROMPTS = (
     "1, 2, 3,",
     "a b c d",
 )
-#: Candidate prompts that make a model repeat one token (for penalties).
-REPEAT_PROMPTS = (
-    "a a a a a a a a a a a a",
-    "the the the the the the the the",
-    "1 1 1 1 1 1 1 1 1 1 1 1",
-    "ha ha ha ha ha ha ha ha",
-    "x x x x x x x x x x x x",
-    "0 0 0 0 0 0 0 0 0 0 0 0",
-    "aaaaaaaaaaaaaaaaaaaa",
-)
 MAX_N_PER_REQUEST = 128
 TOP_K = 5
 
@@ -158,58 +148,95 @@ def sample_first_tokens(ctx: Context, prompt: str, target: int, **params: Any) -
 
 @dataclass
 class RepeatProbe:
-    """A prompt after which the model often repeats token ``x`` twice, with the reported raw logprobs
-    at step 1 and at step 3 given the history ``(x, x)``."""
+    """Token ``x`` made to repeat by ``logit_bias`` ``{x: bias}`` after ``prompt``, with the raw logprobs
+    reported at step 3 given the history ``(x, x)`` (``step3``; ``x`` included)."""
 
     prompt: str
     x: str
-    step1: dict[str, float]
+    x_id: int
+    bias: float
     step3: dict[str, float]
-    repeat_rate: float
+    reported_mode: str  # "raw" or "processed": whether the baseline's reported values included the bias
+
+    def predicted(self, shift_x: float) -> tuple[list[str], list[float]]:
+        """Conditional prediction of token 3 over the reported tokens when x's logit moves by
+        ``bias + shift_x`` (the bias added here only when the reported values are raw)."""
+        tokens = [t for t in sorted(self.step3, key=lambda t: -self.step3[t]) if not looks_special(t)]
+        logits = dict(self.step3)
+        logits[self.x] += shift_x + (self.bias if self.reported_mode == "raw" else 0.0)
+        return tokens, softmax_over(logits, tokens)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"prompt": self.prompt, "x": self.x, "step1_top_logprobs": self.step1,
-                "step3_top_logprobs_after_x_x": self.step3, "baseline_repeat_rate": round(self.repeat_rate, 4)}
+        return {"prompt": self.prompt, "x": self.x, "x_id": self.x_id, "logit_bias": self.bias,
+                "step3_top_logprobs_after_x_x": self.step3, "reported_mode": self.reported_mode}
+
+
+def _xx_step3(ctx: Context, prompt: str, x: str, x_id: int, bias: float) -> tuple[dict[str, float], dict[str, float]]:
+    """Baseline with logit_bias {x: bias}: merged step-3 top logprobs over choices whose tokens 1, 2 are x,
+    and the step-1 top logprobs."""
+    step3: dict[str, float] = {}
+    step1: dict[str, float] = {}
+    for _ in range(4):
+        ex = ctx.completion(prompt=prompt, max_tokens=3, logprobs=TOP_K, temperature=1.0, n=64,
+                            seed=ctx.next_seed(), logit_bias={str(x_id): bias})
+        for c in ctx.ok(ex, "logit_bias, logprobs").get("choices") or []:
+            toks, top = choice_tokens(c), choice_top(c)
+            if top and top[0]:
+                step1 = {k: float(v) for k, v in top[0].items()}
+            if len(toks) >= 3 and len(top) >= 3 and toks[0] == x and toks[1] == x:
+                step3.update({k: float(v) for k, v in top[2].items()})
+        if x in step3 and len(step3) >= 3:
+            break
+    return step3, step1
 
 
 def repeat_probe(ctx: Context) -> RepeatProbe:
-    """Pick the repetitive prompt where ``t1 == t2 == x`` is most frequent at temperature 1."""
+    """Force a history ``(x, x)`` with a positive logit_bias on ``x`` (the most likely first token of the
+    spread prompt), so that penalties have a token with count 2 to act on; the bias is then tuned so
+    that x's predicted share at step 3 under a +1.25 shift is near one half (test power)."""
     if "repeat" in ctx.cache:
         return ctx.cache["repeat"]
-    best: RepeatProbe | None = None
-    for prompt in REPEAT_PROMPTS:
-        ex = ctx.completion(prompt=prompt, max_tokens=3, logprobs=TOP_K, temperature=1.0, n=32, seed=ctx.next_seed())
-        data = ctx.ok(ex, "n, logprobs")
-        choices = data.get("choices") or []
-        pairs: Counter[str] = Counter()
-        step3: dict[str, dict[str, float]] = {}
-        step1: dict[str, float] = {}
-        for c in choices:
-            toks, top = choice_tokens(c), choice_top(c)
-            if len(top) >= 1 and top[0]:
-                step1 = {k: float(v) for k, v in top[0].items()}
-            if len(toks) >= 3 and len(top) >= 3 and toks[0] == toks[1] and not looks_special(toks[0]):
-                pairs[toks[0]] += 1
-                step3.setdefault(toks[0], {k: float(v) for k, v in top[2].items()})
-        if not pairs or not choices:
-            continue
-        x, count = pairs.most_common(1)[0]
-        rate = count / len(choices)
-        if x not in step3[x] or x not in step1 or x not in prompt:
-            continue
-        if best is None or rate > best.repeat_rate:
-            best = RepeatProbe(prompt, x, step1, step3[x], rate)
-        if rate >= 0.5:
+    d = spread_dist(ctx)
+    x = d.sorted_tokens()[0]
+    x_id = token_id(ctx, x)
+    for bias0 in (4.0, 8.0, 16.0, 24.0):
+        step3, step1 = _xx_step3(ctx, d.prompt, x, x_id, bias0)
+        if x in step3:
             break
-    if best is None:
-        raise Skipped("no candidate prompt makes the model repeat a token it reports in its top logprobs")
-    ctx.cache["repeat"] = best
-    return best
+    if x not in step3:
+        raise Skipped(f"logit_bias {{{x_id}: {bias0}}} did not make {x!r} repeat, or its logprob is not reported")
+    # Was the bias in the reported values? Compare x against the runner-up with and without it.
+    other = next((t for t in d.sorted_tokens()[1:] if t in step1), None)
+    mode = "raw"
+    if other is not None and x in step1:
+        delta = (step1[x] - step1[other]) - (d.logprobs[x] - d.logprobs[other])
+        mode = "processed" if abs(delta - bias0) < 0.05 else "raw"
+    raw3 = dict(step3)
+    if mode == "processed":
+        raw3[x] -= bias0
+    rest = [v for t, v in raw3.items() if t != x and not looks_special(t)]
+    if not rest:
+        raise Skipped("no other token reported at step 3 after the forced history")
+    lse_rest = math.log(sum(math.exp(v) for v in rest))
+    bias = round(min(30.0, max(1.0, lse_rest - raw3[x] - 1.25)), 3)
+    if abs(bias - bias0) > 1e-9:
+        step3b, _ = _xx_step3(ctx, d.prompt, x, x_id, bias)
+        if x in step3b:
+            step3 = step3b
+        else:
+            bias = bias0
+    if mode == "processed":
+        step3 = dict(step3)
+        step3[x] -= bias
+    probe = RepeatProbe(d.prompt, x, x_id, bias, step3, "raw")  # step3 holds raw values in either mode
+    ctx.cache["repeat_reported_mode"] = mode
+    ctx.cache["repeat"] = probe
+    return probe
 
 
 def sample_third_after_repeat(ctx: Context, probe: RepeatProbe, target: int, **params: Any) -> tuple[Counter[str], int, int]:
-    """Three-token completions of the repeat prompt; count token 3 among choices whose tokens 1 and 2
-    are both ``x``. Returns (counts, conditioning choices seen in total, requests sent)."""
+    """Three-token completions with the probe's logit_bias; count token 3 among choices whose tokens
+    1 and 2 are both ``x``. Returns (counts, choices seen, requests sent)."""
     counts: Counter[str] = Counter()
     seen = 0
     deadline = ctx.deadline()
@@ -218,12 +245,13 @@ def sample_third_after_repeat(ctx: Context, probe: RepeatProbe, target: int, **p
     limit = ctx.settings.max_requests_per_check
     while sum(counts.values()) < target and sent < limit and time.monotonic() < deadline:
         bodies = [
-            ctx.body(prompt=probe.prompt, max_tokens=3, logprobs=1, n=MAX_N_PER_REQUEST, seed=ctx.next_seed(), **params)
+            ctx.body(prompt=probe.prompt, max_tokens=3, logprobs=1, n=MAX_N_PER_REQUEST, seed=ctx.next_seed(),
+                     logit_bias={str(probe.x_id): probe.bias}, **params)
             for _ in range(min(k, limit - sent))
         ]
         for ex in ctx.client.post_many("/completions", bodies):
             sent += 1
-            data = ctx.ok(ex, ", ".join(params))
+            data = ctx.ok(ex, ", ".join(["logit_bias", *params]))
             for c in data.get("choices") or []:
                 seen += 1
                 toks = choice_tokens(c)
@@ -231,6 +259,37 @@ def sample_third_after_repeat(ctx: Context, probe: RepeatProbe, target: int, **p
                     counts[toks[2]] += 1
         ctx.progress(f"{sum(counts.values())}/{target} conditional samples")
     return counts, seen, sent
+
+
+@dataclass
+class PromptRepeatProbe:
+    """A prompt containing token ``x`` after which ``x`` is again a likely next token."""
+
+    prompt: str
+    x: str
+    dist: Dist
+
+
+def prompt_repeat_probe(ctx: Context) -> PromptRepeatProbe:
+    """``P + x + ". " + P`` for a spread prompt P and one of its likely next tokens x: the prompt now
+    contains x, and (models condition mostly on the recent context) x is likely again next."""
+    if "prompt_repeat" in ctx.cache:
+        return ctx.cache["prompt_repeat"]
+    best: tuple[float, PromptRepeatProbe] | None = None
+    for p in SPREAD_PROMPTS[:4]:
+        d = baseline_first_step(ctx, p)
+        for x in [t for t in d.sorted_tokens() if not looks_special(t)][:2]:
+            p2 = p + x + ". " + p
+            d2 = baseline_first_step(ctx, p2)
+            if x in d2.logprobs and not any(looks_special(t) for t in d2.logprobs):
+                q = math.exp(d2.logprobs[x])
+                score = q * (1 - q) * d2.coverage
+                if best is None or score > best[0]:
+                    best = (score, PromptRepeatProbe(p2, x, d2))
+    if best is None:
+        raise Skipped("no prompt found whose tokens reappear among the reported next tokens")
+    ctx.cache["prompt_repeat"] = best[1]
+    return best[1]
 
 
 def token_id(ctx: Context, text: str) -> int:

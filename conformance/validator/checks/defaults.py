@@ -5,13 +5,12 @@ from __future__ import annotations
 import math
 
 from conformance.validator import rules
-from conformance.validator.checks.base import Context, Outcome, StatTest, check
+from conformance.validator.checks.base import Context, Outcome, Skipped, StatTest, check
 from conformance.validator.probing import (
     conditional_gtest,
     looks_special,
-    repeat_probe,
+    prompt_repeat_probe,
     sample_first_tokens,
-    sample_third_after_repeat,
     softmax_over,
     spread_dist,
 )
@@ -24,9 +23,9 @@ from conformance.validator.stats import g_test, min_detectable_w
     rules.DEFAULTS,
     """(1) One-token completions with no sampling field: the full distribution over the reported top-5 plus
     an "other" bin (mass 1 - coverage) is G-tested against the reported probabilities — extra truncation
-    (top_k, min_p) empties the tail bin, another temperature reshapes the top. (2) Token 3 after a repeated
-    token x with no penalty fields: G-test against the reported raw logprobs (a default repetition penalty
-    shows here). (3) A completion without max_tokens has at most 16 tokens.""",
+    (top_k, min_p) empties the tail bin, another temperature reshapes the top. (2) One-token completions of a
+    prompt that contains a likely next token x, no penalty fields: conditional G-test against the reported
+    logprobs (a default repetition penalty that counts the prompt, as llama.cpp's, shows here). (3) A completion without max_tokens has at most 16 tokens.""",
     statistical=True,
 )
 def defaults(ctx: Context) -> Outcome:
@@ -48,15 +47,15 @@ def defaults(ctx: Context) -> Outcome:
     details: dict[str, object] = {"baseline": d.as_dict()}
     failures: list[str] = []
     try:
-        probe = repeat_probe(ctx)
-    except Exception as exc:  # a provider without a repetitive prompt still gets (1) and (3)
-        details["repeat"] = f"not tested: {exc}"
+        rp = prompt_repeat_probe(ctx)
+    except Skipped as exc:
+        details["prompt_repeat"] = f"not tested: {exc}"
     else:
-        toks3 = [t for t in sorted(probe.step3, key=lambda t: -probe.step3[t]) if not looks_special(t)]
-        c3, seen, _ = sample_third_after_repeat(ctx, probe, max(200, ctx.settings.samples // 2))
-        tests.append(conditional_gtest(f"token 3 after ({probe.x!r}, {probe.x!r}) with defaults", c3, toks3,
-                                       softmax_over(probe.step3, toks3), ctx.settings.alpha))
-        details["repeat"] = probe.as_dict()
+        toks2 = [t for t in rp.dist.sorted_tokens() if not looks_special(t)]
+        c2, _ = sample_first_tokens(ctx, rp.dist.prompt, ctx.settings.samples)
+        tests.append(conditional_gtest(f"token 1 after {rp.dist.prompt!r} (contains {rp.x!r}) with defaults", c2,
+                                       toks2, softmax_over(rp.dist.logprobs, toks2), ctx.settings.alpha))
+        details["prompt_repeat"] = rp.dist.as_dict()
     ex = ctx.completion(prompt=d.prompt, seed=ctx.next_seed())
     data = ctx.ok(ex)
     usage = data.get("usage") or {}
