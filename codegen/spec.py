@@ -150,7 +150,7 @@ def _check_no_nullable_and_refs(doc: dict[str, Any]) -> None:
         if "nullable" in value and not parent_is_properties:
             raise SpecError(
                 _join(pointer, "nullable"),
-                "`nullable` is OpenAPI 3.0 style; write `type: [<type>, \"null\"]` instead",
+                '`nullable` is OpenAPI 3.0 style; write `type: [<type>, "null"]` instead',
             )
         if "$ref" in value and not parent_is_properties:
             ref = value["$ref"]

@@ -47,7 +47,9 @@ def test_every_ref_resolves(spec_doc: dict[str, Any]) -> None:
 
 def test_every_component_schema_is_referenced(spec_doc: dict[str, Any]) -> None:
     refs = {v for _p, k, v in _walk(spec_doc) if k == "$ref" and isinstance(v, str)}
-    unused = [name for name in spec_doc["components"]["schemas"] if f"#/components/schemas/{name}" not in refs]
+    unused = [
+        name for name in spec_doc["components"]["schemas"] if f"#/components/schemas/{name}" not in refs
+    ]
     assert unused == []
 
 

@@ -80,7 +80,11 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", "/threads/{thread_id}/messages/{message_id}", "beta.threads.messages.retrieve"),
     ("POST", "/threads/{thread_id}/messages/{message_id}", "beta.threads.messages.update"),
     ("GET", "/threads/{thread_id}/messages/{message_id}/files", "beta.threads.messages.files.list"),
-    ("GET", "/threads/{thread_id}/messages/{message_id}/files/{file_id}", "beta.threads.messages.files.retrieve"),
+    (
+        "GET",
+        "/threads/{thread_id}/messages/{message_id}/files/{file_id}",
+        "beta.threads.messages.files.retrieve",
+    ),
     # organization: invites, users, projects
     ("GET", "/organization/invites", "organization.invites.list"),
     ("POST", "/organization/invites", "organization.invites.create"),
@@ -100,8 +104,16 @@ OPERATIONS: list[tuple[str, str, str]] = [
     ("GET", "/organization/projects/{project_id}/users/{user_id}", "organization.projects.users.retrieve"),
     ("POST", "/organization/projects/{project_id}/users/{user_id}", "organization.projects.users.update"),
     ("DELETE", "/organization/projects/{project_id}/users/{user_id}", "organization.projects.users.delete"),
-    ("GET", "/organization/projects/{project_id}/service_accounts", "organization.projects.service_accounts.list"),
-    ("POST", "/organization/projects/{project_id}/service_accounts", "organization.projects.service_accounts.create"),
+    (
+        "GET",
+        "/organization/projects/{project_id}/service_accounts",
+        "organization.projects.service_accounts.list",
+    ),
+    (
+        "POST",
+        "/organization/projects/{project_id}/service_accounts",
+        "organization.projects.service_accounts.create",
+    ),
     (
         "GET",
         "/organization/projects/{project_id}/service_accounts/{service_account_id}",
@@ -113,8 +125,16 @@ OPERATIONS: list[tuple[str, str, str]] = [
         "organization.projects.service_accounts.delete",
     ),
     ("GET", "/organization/projects/{project_id}/api_keys", "organization.projects.api_keys.list"),
-    ("GET", "/organization/projects/{project_id}/api_keys/{key_id}", "organization.projects.api_keys.retrieve"),
-    ("DELETE", "/organization/projects/{project_id}/api_keys/{key_id}", "organization.projects.api_keys.delete"),
+    (
+        "GET",
+        "/organization/projects/{project_id}/api_keys/{key_id}",
+        "organization.projects.api_keys.retrieve",
+    ),
+    (
+        "DELETE",
+        "/organization/projects/{project_id}/api_keys/{key_id}",
+        "organization.projects.api_keys.delete",
+    ),
     ("GET", "/organization/projects/{project_id}/rate_limits", "organization.projects.rate_limits.list"),
     (
         "POST",
@@ -135,8 +155,11 @@ OPERATIONS: list[tuple[str, str, str]] = [
 ]
 
 #: operations openai-python (the installed `openai` package) has; the rest follow its style.
-SDK_METHODS = [m for _v, _p, m in OPERATIONS if not m.startswith(("organization.", "fine_tunes.", "edits.", "engines."))
-               and ".files." not in m]
+SDK_METHODS = [
+    m
+    for _v, _p, m in OPERATIONS
+    if not m.startswith(("organization.", "fine_tunes.", "edits.", "engines.")) and ".files." not in m
+]
 
 DEPRECATED_PREFIXES = ("fine_tunes.", "edits.", "engines.")
 ERROR_RESPONSES = {
@@ -179,8 +202,10 @@ def test_operation_contract(spec_doc: dict[str, Any], verb: str, path: str, meth
     assert bool(op.get("deprecated")) == method.startswith(DEPRECATED_PREFIXES)
     # every {name} in the path is a declared path parameter
     item = spec_doc["paths"][path]
-    params = [resolve_pointer(spec_doc, p["$ref"][1:]) if "$ref" in p else p
-              for p in item.get("parameters", []) + op.get("parameters", [])]
+    params = [
+        resolve_pointer(spec_doc, p["$ref"][1:]) if "$ref" in p else p
+        for p in item.get("parameters", []) + op.get("parameters", [])
+    ]
     declared = {p["name"] for p in params if p["in"] == "path"}
     assert declared == set(re.findall(r"\{(\w+)\}", path))
     if verb in ("POST",) and "requestBody" in op:
@@ -237,7 +262,9 @@ def test_streams_declare_event_stream(spec_doc: dict[str, Any], verb: str, path:
     assert content["text/event-stream"]["schema"] == {"$ref": f"#/components/schemas/{chunk}"}
 
 
-@pytest.mark.parametrize(("path", "media"), [("/audio/speech", "audio/mpeg"), ("/files/{file_id}/content", None)])
+@pytest.mark.parametrize(
+    ("path", "media"), [("/audio/speech", "audio/mpeg"), ("/files/{file_id}/content", None)]
+)
 def test_binary_responses(spec_doc: dict[str, Any], path: str, media: str | None) -> None:
     verb = "post" if path == "/audio/speech" else "get"
     content = spec_doc["paths"][path][verb]["responses"]["200"]["content"]
@@ -251,12 +278,18 @@ def test_cursor_lists_have_pagination(spec_doc: dict[str, Any]) -> None:
     checked = 0
     for path, verb, op in iter_operations(spec_doc):
         method = op["x-oairef-method"]
-        if verb != "get" or not method.endswith((".list", ".list_events")) or method.startswith(DEPRECATED_PREFIXES):
+        if (
+            verb != "get"
+            or not method.endswith((".list", ".list_events"))
+            or method.startswith(DEPRECATED_PREFIXES)
+        ):
             continue
         if path == "/models":  # the models list is not paginated
             continue
-        names = {resolve_pointer(spec_doc, p["$ref"][1:])["name"] if "$ref" in p else p["name"]
-                 for p in op.get("parameters", [])}
+        names = {
+            resolve_pointer(spec_doc, p["$ref"][1:])["name"] if "$ref" in p else p["name"]
+            for p in op.get("parameters", [])
+        }
         assert {"limit", "after"} <= names, path
         ref = op["responses"]["200"]["content"]["application/json"]["schema"]["$ref"]
         schema = resolve_pointer(spec_doc, ref[1:])
