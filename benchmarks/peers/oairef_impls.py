@@ -75,7 +75,11 @@ class OairefNumba:
         self.threads = threads
 
     def _sampler(self) -> Any:
-        return importlib.import_module("sampler")
+        """``sampler`` when it exports the fast path, else ``sampler.kernels`` (where it is defined)."""
+        mod = importlib.import_module("sampler")
+        if hasattr(mod, "sample_batch") and hasattr(mod, "sample_next"):
+            return mod
+        return importlib.import_module("sampler.kernels")
 
     def unavailable(self) -> str | None:
         try:

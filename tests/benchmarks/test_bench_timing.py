@@ -1,0 +1,30 @@
+"""Timing machinery: call counts, statistics consistency, roofline as the faster of two passes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from benchmarks.timing import measure, roofline
+
+
+def test_measure_warms_up_then_repeats_within_bounds() -> None:
+    calls: list[int] = []
+    t = measure(lambda: calls.append(1), budget_s=0.0, min_repeats=4, max_repeats=10)
+    assert t.repeats == 4 and len(calls) == 4 + 2  # first call + second warm-up are not repeats
+    t = measure(lambda: calls.append(1), budget_s=10.0, min_repeats=1, max_repeats=7)
+    assert t.repeats == 7
+    assert 0 <= t.min_s <= t.median_s and t.iqr_s >= 0 and t.first_s >= 0 and t.cpu_s >= 0
+
+
+@pytest.mark.parametrize(("lo", "hi"), [(0, 5), (3, 2)])
+def test_measure_rejects_bad_repeat_bounds(lo: int, hi: int) -> None:
+    with pytest.raises(ValueError, match="min_repeats"):
+        measure(lambda: None, budget_s=0.1, min_repeats=lo, max_repeats=hi)
+
+
+def test_roofline_is_the_fastest_pass() -> None:
+    x = np.random.default_rng(0).standard_normal((2, 4096)).astype(np.float32)
+    r = roofline(x, budget_s=0.01)
+    assert set(r) >= {"np_exp_s", "roofline_s"}
+    assert r["roofline_s"] == min(v for k, v in r.items() if k != "roofline_s")
