@@ -6,6 +6,7 @@ Rules (the SSE format and the OpenAI streaming convention):
   it; ``data`` lines join with newlines; lines starting with ``:`` are comments;
 - ``data: [DONE]`` ends the stream; an ``error`` event, or a data object carrying ``error``,
   raises ``APIError`` with the server's message; every other event is parsed as one typed chunk;
+- bytes are decoded as they arrive (chunked or close-delimited bodies alike);
 - the HTTP connection is closed when iteration finishes, fails, stops early (``break``), or the
   stream is used as a context manager and the block exits.
 """
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import requests
+import urllib3
 from pydantic import BaseModel, ValidationError
 
 from ._errors import APIConnectionError, APIError, APIResponseValidationError, APITimeoutError, redact
@@ -94,6 +96,22 @@ def iter_events(chunks: Iterable[bytes]) -> Iterator[ServerSentEvent]:
         yield ServerSentEvent(event=event, data="\n".join(data), id=last_id, retry=retry)
 
 
+def _iter_bytes(response: requests.Response) -> Iterator[bytes]:
+    """The body as it arrives: per HTTP chunk, or per socket read for close-delimited bodies.
+
+    (``iter_content(None)`` would wait for the whole of a close-delimited body.)
+    """
+    raw = response.raw
+    if getattr(raw, "chunked", False) or not hasattr(raw, "read1"):
+        yield from response.iter_content(chunk_size=None)
+        return
+    while True:
+        data = raw.read1(65536, decode_content=True)
+        if not data:
+            return
+        yield data
+
+
 class Stream(Generic[T]):
     """An iterator of typed chunks from a streamed response; also a context manager."""
 
@@ -106,7 +124,7 @@ class Stream(Generic[T]):
 
     def _events(self) -> Iterator[T]:
         try:
-            for sse in iter_events(self.response.iter_content(chunk_size=None)):
+            for sse in iter_events(_iter_bytes(self.response)):
                 if sse.data.startswith("[DONE]"):
                     return
                 if sse.event == "error":
@@ -120,9 +138,9 @@ class Stream(Generic[T]):
                 if isinstance(payload, dict) and payload.get("error") is not None and sse.event in (None, "message"):
                     raise _error_event(sse.data, self._secret)
                 yield self._parse(payload)
-        except requests.Timeout:
+        except (requests.Timeout, urllib3.exceptions.TimeoutError):
             raise APITimeoutError() from None
-        except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise APIConnectionError(f"Connection error while reading the stream: {type(exc).__name__}") from None
         finally:
             self.close()

@@ -2680,19 +2680,6 @@ class ListAuditLogsResponse(ApiModel):
     has_more: bool
 
 
-class UsageResultDimensions(ApiModel):
-    """
-    The grouping fields of a usage result; null unless grouped by that field.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    project_id: str | None = None
-    user_id: str | None = None
-    api_key_id: str | None = None
-    model: str | None = None
-
-
 class UsageCompletionsResult(ApiModel):
     model_config = ConfigDict(
         extra='allow',
