@@ -164,13 +164,12 @@ def _check_no_nullable_and_refs(doc: dict[str, Any]) -> None:
 
 
 def iter_operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """Yield ``(path, method, operation)`` for every operation under ``paths``."""
+    """Yield ``(path, method, operation)`` for every operation under ``paths``, in document order."""
     for path, item in (doc.get("paths") or {}).items():
         if not isinstance(item, dict):
             continue
-        for method in HTTP_METHODS:
-            op = item.get(method)
-            if isinstance(op, dict):
+        for method, op in item.items():
+            if method in HTTP_METHODS and isinstance(op, dict):
                 yield path, method, op
 
 
@@ -183,9 +182,7 @@ def _check_operations(doc: dict[str, Any]) -> None:
     for path, item in paths.items():
         if not isinstance(item, dict):
             raise SpecError(_join("/paths", path), "a path item must be a mapping")
-        for method in HTTP_METHODS:
-            if method not in item:
-                continue
+        for method in (key for key in item if key in HTTP_METHODS):  # document order
             where = _join("/paths", path, method)
             op = item[method]
             if not isinstance(op, dict):
