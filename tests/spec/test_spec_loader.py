@@ -12,6 +12,7 @@ import yaml
 
 from codegen.spec import SpecError, escape_pointer_token, load_spec, resolve_pointer
 
+_DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ERR = {"400": {"$ref": "#/components/responses/BadRequest"}}
 
 
@@ -72,7 +73,7 @@ def _minimal() -> dict[str, Any]:
 def _write(tmp_path: Path, doc: Any) -> Path:
     path = tmp_path / "spec.yaml"
     path.write_text(
-        yaml.safe_dump(doc, sort_keys=False) if not isinstance(doc, str) else doc, encoding="utf-8"
+        doc if isinstance(doc, str) else yaml.dump(doc, Dumper=_DUMPER, sort_keys=False), encoding="utf-8"
     )
     return path
 
