@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -88,9 +89,38 @@ def _loc_param(loc: Sequence[Any]) -> str | None:
     return None
 
 
+#: pydantic error types that say a value broke a constraint (not merely "wrong union branch type");
+#: among the errors of a union, one of these is the one worth reporting.
+_SPECIFIC = ("less_than", "less_than_equal", "greater_than", "greater_than_equal", "too_long", "too_short",
+             "value_error", "assertion_error", "missing", "extra_forbidden", "finite_number",
+             "multiple_of", "union_tag_invalid", "enum")
+
+
+_FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
+#: Labels pydantic puts in a location for the branch of a union, not field names.
+_BRANCH_LABELS = frozenset({"str", "int", "float", "bool", "list", "dict", "none", "system", "user",
+                            "assistant", "tool", "function", "developer"})
+
+
+def _location(loc: Sequence[Any]) -> str:
+    """``messages[0].content``-style path: the parameter, list indices and field names (pydantic's
+    union-branch labels dropped)."""
+    parts = [p for p in loc if p != "body"]
+    param = _loc_param(parts)
+    if param is None:
+        return ""
+    out = param
+    for p in parts[parts.index(param) + 1:]:
+        if isinstance(p, int):
+            out += f"[{p}]"
+        elif isinstance(p, str) and _FIELD.match(p) and p not in _BRANCH_LABELS:
+            out += f".{p}"
+    return out
+
+
 def _describe(err: dict[str, Any]) -> str:
     """One readable sentence for one pydantic error (keeps the range pydantic states)."""
-    loc = ".".join(str(p) for p in err.get("loc", ()) if p != "body")
+    loc = _location(err.get("loc", ()))
     msg = str(err.get("msg", "invalid value"))
     value = err.get("input")
     shown = ""
@@ -108,6 +138,10 @@ def from_validation_errors(errors: Sequence[dict[str, Any]]) -> APIError:
         return invalid(None, "Invalid request body.")
     first = errors[0]
     param = _loc_param(first.get("loc", ()))
+    same = [e for e in errors if _loc_param(e.get("loc", ())) == param]
+    specific = [e for e in same if e.get("type") in _SPECIFIC]
+    if specific:
+        first = specific[0]
     if first.get("type") == "json_invalid":
         return APIError(400, "We could not parse the JSON body of your request.", param=None,
                         code="invalid_json")
