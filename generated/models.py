@@ -606,6 +606,35 @@ class ResponseFormatJsonSchema(ApiModel):
     json_schema: JsonSchema
 
 
+class Content4(RootModel[list[ChatCompletionRequestMessageContentPartText]]):
+    root: Annotated[list[ChatCompletionRequestMessageContentPartText], Field(min_length=1)]
+    """
+    The content that should be matched when generating a model response.
+    """
+
+
+class PredictionContent(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['content']
+    content: str | Content4
+    """
+    The content that should be matched when generating a model response.
+    """
+
+
+class Audio(ApiModel):
+    """
+    Parameters for audio output. Required when audio output is requested with `modalities: ["audio"]`.
+    """
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    voice: Literal['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse']
+    format: Literal['wav', 'mp3', 'flac', 'opus', 'pcm16']
+
+
 class FunctionCall1(ApiModel):
     """
     Deprecated in favor of `tool_choice`.
@@ -670,6 +699,22 @@ class ChatCompletionChoiceLogprobs(ApiModel):
     refusal: list[ChatCompletionTokenLogprob] | None = None
 
 
+class Audio1(ApiModel):
+    """
+    If the audio output modality is requested, data about the audio response from the model.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    expires_at: int
+    data: str
+    """
+    Base64 encoded audio bytes.
+    """
+    transcript: str
+
+
 class FunctionCall2(ApiModel):
     model_config = ConfigDict(
         extra='allow',
@@ -697,6 +742,10 @@ class ChatCompletionResponseMessage(ApiModel):
     role: Literal['assistant']
     """
     The role of the author of this message.
+    """
+    audio: Audio1 | None = None
+    """
+    If the audio output modality is requested, data about the audio response from the model.
     """
     function_call: Annotated[FunctionCall2 | None, Field(deprecated=True)] = None
 
@@ -2876,6 +2925,10 @@ class CreateChatCompletionRequest(ApiModel):
     """
     Developer-defined tags and values used for filtering completions.
     """
+    reasoning_effort: Literal['low', 'medium', 'high'] | None = 'medium'
+    """
+    o1 models only. Constrains effort on reasoning: `low`, `medium`, or `high`.
+    """
     frequency_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = 0
     """
     Number between -2.0 and 2.0. Positive values penalize new tokens based on their existing frequency in the text so far.
@@ -2900,6 +2953,18 @@ class CreateChatCompletionRequest(ApiModel):
     n: Annotated[int | None, Field(examples=[1], ge=1, le=128)] = 1
     """
     How many chat completion choices to generate for each input message.
+    """
+    modalities: list[Literal['text', 'audio']] | None = None
+    """
+    Output types that you would like the model to generate, e.g. ["text"] (default) or ["text", "audio"].
+    """
+    prediction: PredictionContent | None = None
+    """
+    Configuration for a Predicted Output (content known in advance, such as a file being regenerated).
+    """
+    audio: Audio | None = None
+    """
+    Parameters for audio output. Required when audio output is requested with `modalities: ["audio"]`.
     """
     presence_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = 0
     """

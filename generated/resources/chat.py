@@ -46,6 +46,7 @@ class ChatCompletions:
         model: str | Literal['gpt-4o', 'gpt-4o-mini', 'gpt-4-turbo', 'gpt-4', 'gpt-3.5-turbo'],
         store: bool | None | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | None | NotGiven = NOT_GIVEN,
+        reasoning_effort: Literal['low', 'medium', 'high'] | NotGiven = NOT_GIVEN,
         frequency_penalty: float | None | NotGiven = NOT_GIVEN,
         logit_bias: Mapping[str, float] | None | NotGiven = NOT_GIVEN,
         logprobs: bool | None | NotGiven = NOT_GIVEN,
@@ -53,6 +54,9 @@ class ChatCompletions:
         max_tokens: int | None | NotGiven = NOT_GIVEN,
         max_completion_tokens: int | None | NotGiven = NOT_GIVEN,
         n: int | None | NotGiven = NOT_GIVEN,
+        modalities: Sequence[Literal['text', 'audio']] | None | NotGiven = NOT_GIVEN,
+        prediction: models.PredictionContent | Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
+        audio: Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
         presence_penalty: float | None | NotGiven = NOT_GIVEN,
         response_format: models.ResponseFormatText | Mapping[str, Any] | models.ResponseFormatJsonObject | models.ResponseFormatJsonSchema | NotGiven = NOT_GIVEN,
         seed: int | None | NotGiven = NOT_GIVEN,
@@ -82,6 +86,7 @@ class ChatCompletions:
             model: ID of the model to use.
             store: Whether or not to store the output of this chat completion request.
             metadata: Developer-defined tags and values used for filtering completions.
+            reasoning_effort: o1 models only. Constrains effort on reasoning: `low`, `medium`, or `high`.
             frequency_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based on their existing frequency in the text so far.
             logit_bias: Modify the likelihood of specified tokens appearing in the completion. Maps token ids (as decimal strings, e.g. {"50256": -100}) to a bias value from -100 to 100 that is added to the model's logits before sampling. Values between -1 and 1 should decrease or increase likelihood of selection; value...
             logprobs: Whether to return log probabilities of the output tokens or not. If true, returns the log probabilities of each output token returned in the `content` of `message`.
@@ -89,6 +94,9 @@ class ChatCompletions:
             max_tokens: The maximum number of tokens that can be generated in the chat completion. Defaults to the rest of the model's context length. Deprecated in favor of `max_completion_tokens`.
             max_completion_tokens: An upper bound for the number of tokens that can be generated for a completion.
             n: How many chat completion choices to generate for each input message.
+            modalities: Output types that you would like the model to generate, e.g. ["text"] (default) or ["text", "audio"].
+            prediction: Configuration for a Predicted Output (content known in advance, such as a file being regenerated).
+            audio: Parameters for audio output. Required when audio output is requested with `modalities: ["audio"]`.
             presence_penalty: Number between -2.0 and 2.0. Positive values penalize new tokens based on whether they appear in the text so far.
             response_format: An object specifying the format that the model must output.
             seed: If specified, the system will make a best effort to sample deterministically; repeated requests with the same `seed` and parameters should return the same result.
@@ -109,7 +117,7 @@ class ChatCompletions:
             _CHAT_COMPLETIONS_CREATE,
             path={},
             query={},
-            body={'messages': messages, 'model': model, 'store': store, 'metadata': metadata, 'frequency_penalty': frequency_penalty, 'logit_bias': logit_bias, 'logprobs': logprobs, 'top_logprobs': top_logprobs, 'max_tokens': max_tokens, 'max_completion_tokens': max_completion_tokens, 'n': n, 'presence_penalty': presence_penalty, 'response_format': response_format, 'seed': seed, 'service_tier': service_tier, 'stop': stop, 'stream': stream, 'stream_options': stream_options, 'temperature': temperature, 'top_p': top_p, 'tools': tools, 'tool_choice': tool_choice, 'parallel_tool_calls': parallel_tool_calls, 'user': user, 'function_call': function_call, 'functions': functions},
+            body={'messages': messages, 'model': model, 'store': store, 'metadata': metadata, 'reasoning_effort': reasoning_effort, 'frequency_penalty': frequency_penalty, 'logit_bias': logit_bias, 'logprobs': logprobs, 'top_logprobs': top_logprobs, 'max_tokens': max_tokens, 'max_completion_tokens': max_completion_tokens, 'n': n, 'modalities': modalities, 'prediction': prediction, 'audio': audio, 'presence_penalty': presence_penalty, 'response_format': response_format, 'seed': seed, 'service_tier': service_tier, 'stop': stop, 'stream': stream, 'stream_options': stream_options, 'temperature': temperature, 'top_p': top_p, 'tools': tools, 'tool_choice': tool_choice, 'parallel_tool_calls': parallel_tool_calls, 'user': user, 'function_call': function_call, 'functions': functions},
             files={},
             extra_headers=extra_headers,
             extra_query=extra_query,
