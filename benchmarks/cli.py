@@ -53,10 +53,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vocab", type=_csv(int, None, "--vocab"), help="comma list of vocabulary sizes")
     parser.add_argument("--batch", type=_csv(int, None, "--batch"), help="comma list of batch sizes")
     parser.add_argument("--shape", type=_csv(str, SHAPES, "--shape"), help="comma list of gaussian, peaked")
-    parser.add_argument("--budget", type=float, default=None, help="seconds of repeats per cell (default 1.0; quick 0.25)")
+    parser.add_argument("--budget", type=float, default=None, help="seconds of repeats per cell (default 1.0; quick 0.2)")
     parser.add_argument("--threads", type=int, default=None, help="numba/torch threads (default: all cores)")
     parser.add_argument("--client-requests", type=int, default=200, help="requests per client (default 200)")
     parser.add_argument("--no-client", action="store_true", help="skip the client-overhead measurement")
+    parser.add_argument("--compile-time", action=argparse.BooleanOptionalAction, default=None,
+                        help="measure numba's cold compile time in a fresh interpreter (default: full mode only)")
     parser.add_argument("--json", metavar="PATH", help="write results as JSON")
     parser.add_argument("--markdown", metavar="PATH", help="write results as Markdown")
     parser.add_argument("--plot", metavar="PATH", help="write a PNG plot (matplotlib)")
@@ -70,7 +72,7 @@ def _settings(args: argparse.Namespace) -> Any:
     if threads < 1:
         raise ValueError(f"--threads must be >= 1, got {threads}")
     if args.quick:
-        s = Settings(IMPLS, QUICK_CONFIGS, QUICK_VOCABS, QUICK_BATCHES, SHAPES, budget_s=0.25,
+        s = Settings(IMPLS, QUICK_CONFIGS, QUICK_VOCABS, QUICK_BATCHES, SHAPES, budget_s=0.2,
                      min_repeats=3, max_repeats=100, threads=threads, mode="quick", max_reference_elems=200_000)
     elif args.smoke:
         s = Settings(IMPLS, ("full",), (32_000,), (1, 2), SHAPES, budget_s=0.05,
@@ -117,6 +119,13 @@ def run(args: argparse.Namespace) -> int:
             out = RunOutput(machine=machine_info(settings.threads), settings={"mode": "client"})
         else:
             out = run_plan(settings, impls, progress)
+        want_compile = args.compile_time if args.compile_time is not None else settings.mode.startswith("full")
+        if want_compile and not args.client and "oairef-numba" in settings.impls:
+            from benchmarks.compile_time import measure_compile
+
+            task = progress.add_task("numba cold compile (fresh interpreter)", total=None)
+            out.numba_compile = measure_compile()
+            progress.update(task, total=1, completed=1)
         want_client = args.client or (settings.mode.startswith("full") and not args.no_client)
         if want_client:
             from benchmarks.client_overhead import measure_clients

@@ -6,6 +6,10 @@ server. Each client first sends ``WARMUP`` requests; then rounds of ``ROUND`` re
 alternate between the clients (so drift in machine load hits all of them alike) until each has
 sent ``n`` timed requests. Reported per client: median and IQR seconds per request, the ratio of its
 median to plain ``requests``' median, and the difference (its overhead over a bare HTTP call).
+Because the server runs in a thread of this process, the client's own cost is also measured
+directly: ``time.thread_time()`` of the calling thread per request (CPU the client spends building
+the request, sending it, parsing and validating the response), which server work in the other
+thread does not inflate; ``cpu_ratio_to_requests`` compares those.
 A client that cannot be imported or built is reported with status ``absent`` and the reason.
 """
 
@@ -54,7 +58,7 @@ def _generated_client(base: str, model: str) -> Callable[[], Any]:
 
     if not hasattr(generated, "OpenAI"):
         raise ImportError("generated.OpenAI has not been generated yet")
-    client = generated.OpenAI(base_url=base, api_key="sk-bench")
+    client = generated.OpenAI(base_url=base, api_key="sk-bench", max_retries=0)
 
     def call() -> Any:
         return client.completions.create(model=model, prompt=PROMPT, max_tokens=1, temperature=0)
@@ -107,18 +111,23 @@ def _measure(run_in_thread: Any, n: int, progress: Any | None) -> dict[str, Any]
             else:
                 calls[name] = call
         times: dict[str, list[float]] = {name: [] for name in calls}
+        cpu: dict[str, list[float]] = {name: [] for name in calls}
         task = progress.add_task("client overhead", total=n * len(calls)) if progress is not None else None
         while calls and min(len(t) for t in times.values()) < n:
             for name, call in calls.items():
                 for _ in range(min(ROUND, n - len(times[name]))):
+                    c0 = time.thread_time()
                     t0 = time.perf_counter()
                     call()
                     times[name].append(time.perf_counter() - t0)
+                    cpu[name].append(time.thread_time() - c0)
                     if progress is not None:
                         progress.advance(task)
     base_med = float(np.median(times["requests"])) if "requests" in times else None
+    base_cpu = float(np.median(cpu["requests"])) if "requests" in cpu else None
     for name, ts in times.items():
         q1, med, q3 = np.percentile(np.asarray(ts), [25, 50, 75])
+        cpu_med = float(np.median(cpu[name]))
         rows[name] = {
             "client": name,
             "status": "ok",
@@ -127,6 +136,8 @@ def _measure(run_in_thread: Any, n: int, progress: Any | None) -> dict[str, Any]
             "iqr_s": float(q3 - q1),
             "ratio_to_requests": float(med) / base_med if base_med else None,
             "overhead_over_requests_s": float(med) - base_med if base_med is not None else None,
+            "client_cpu_s": cpu_med,
+            "cpu_ratio_to_requests": cpu_med / base_cpu if base_cpu else None,
         }
     return {
         "status": "ok",

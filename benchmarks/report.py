@@ -77,6 +77,7 @@ def to_document(out: RunOutput) -> dict[str, Any]:
         "targets": targets(out.results),
         "notes": out.notes,
         "client": out.client,
+        "numba_compile": out.numba_compile,
     }
 
 
@@ -131,13 +132,15 @@ def client_table(client: dict[str, Any] | None) -> str:
         return "Client overhead: not measured.\n"
     if client.get("status") != "ok":
         return f"Client overhead: {client.get('status')} ({client.get('note', '')}).\n"
-    lines = ["| client | median ms / request | IQR ms | x requests |", "|---|---|---|---|"]
+    lines = ["| client | wall ms / request (median) | IQR ms | wall x requests | client CPU ms / request | "
+             "CPU x requests |", "|---|---|---|---|---|---|"]
     for c in client["clients"]:
         if c.get("status") == "ok":
             lines.append(f"| {c['client']} | {c['median_s'] * 1e3:.3g} | {c['iqr_s'] * 1e3:.2g} | "
-                         f"{c['ratio_to_requests']:.2f} |")
+                         f"{c['ratio_to_requests']:.2f} | {c['client_cpu_s'] * 1e3:.3g} | "
+                         f"{c['cpu_ratio_to_requests']:.2f} |")
         else:
-            lines.append(f"| {c['client']} | {c['status']}: {c.get('note', '')} | | |")
+            lines.append(f"| {c['client']} | {c['status']}: {c.get('note', '')} | | | | |")
     return "\n".join(lines) + "\n"
 
 
@@ -162,6 +165,14 @@ def markdown(doc: dict[str, Any]) -> str:
             f"| {f['impl']} | {f['prepare_s']:.3g} | {f['first_call_s']:.3g} | {f['steady_s']:.3g} |\n"
             for f in doc["first_call"]))
         parts.append("")
+    nc = doc.get("numba_compile")
+    if nc and nc.get("status") == "ok":
+        parts.append("## numba compilation of the fast path (fresh interpreter)\n")
+        parts.append("| cache | import s | first call s | second call s |\n|---|---|---|---|\n" + "".join(
+            f"| {k} | {nc[k]['import_s']:.3g} | {nc[k]['first_call_s']:.3g} | {nc[k]['second_call_s']:.3g} |\n"
+            for k in ("cold", "cached")))
+    elif nc:
+        parts.append(f"numba compilation: {nc.get('status')} ({nc.get('note', '')})\n")
     parts.append("## Client overhead (max_tokens = 1, reference provider)\n")
     parts.append(client_table(doc.get("client")))
     if doc.get("notes"):

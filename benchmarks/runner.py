@@ -67,6 +67,7 @@ class RunOutput:
     first_call: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     client: dict[str, Any] | None = None
+    numba_compile: dict[str, Any] | None = None
 
 
 def _version(module: str) -> str | None:

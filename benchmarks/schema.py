@@ -43,5 +43,6 @@ BENCH_SCHEMA: dict[str, Any] = {
         "targets": {"type": "array"},
         "notes": {"type": "array", "items": {"type": "string"}},
         "client": {"type": ["object", "null"]},
+        "numba_compile": {"type": ["object", "null"]},
     },
 }

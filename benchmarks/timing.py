@@ -4,7 +4,7 @@ Each repeat times one whole batched step with ``time.perf_counter`` (wall) and
 ``time.process_time`` (CPU seconds of every thread of the process, so a step that uses two cores
 shows about twice its wall time). The first call is timed on its own (it includes numba's
 compilation or cache load, torch's lazy initialisation, ...) and is not a repeat; a second
-warm-up call follows. Repeats continue until ``budget_s`` of wall time is spent, with at least
+warm-up call follows unless the first took more than half the budget (slow steps are warm by then). Repeats continue until ``budget_s`` of wall time is spent, with at least
 ``min_repeats`` and at most ``max_repeats``.
 
 The roofline of a (B, V) float32 logit matrix is the fastest single pass that reads it and
@@ -44,7 +44,8 @@ def measure(
     t0 = time.perf_counter()
     fn()
     first = time.perf_counter() - t0
-    fn()
+    if first <= budget_s / 2:
+        fn()
     walls: list[float] = []
     cpus: list[float] = []
     start = time.perf_counter()
