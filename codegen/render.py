@@ -6,7 +6,6 @@ ends, no trailing spaces and exactly one final newline, so it is byte-identical 
 
 from __future__ import annotations
 
-import pprint
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -50,8 +49,20 @@ def _docstr(text: Any) -> str:
     return value.replace("\\", "\\\\").replace('"""', '\\"\\"\\"').rstrip('"')
 
 
-def _pyliteral(value: Any, indent: int = 0) -> str:
-    return pprint.pformat(value, width=100, sort_dicts=False)
+def _pyliteral(value: Any, indent: int = 4, level: int = 0) -> str:
+    """``value`` (JSON-like data) as a Python literal, one item per line, in insertion order."""
+    pad, inner = " " * (indent * level), " " * (indent * (level + 1))
+    if isinstance(value, dict):
+        if not value:
+            return "{}"
+        items = [f"{inner}{k!r}: {_pyliteral(v, indent, level + 1)}," for k, v in value.items()]
+        return "{\n" + "\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, (list, tuple)):
+        if not value:
+            return "[]"
+        items = [f"{inner}{_pyliteral(v, indent, level + 1)}," for v in value]
+        return "[\n" + "\n".join(items) + f"\n{pad}]"
+    return repr(value)
 
 
 def environment() -> jinja2.Environment:

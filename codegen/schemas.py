@@ -8,8 +8,8 @@ Rules:
   (responses, and inline objects below them) keeps unknown fields (``additionalProperties: true``
   unless the spec says otherwise).
 - Inside response schemas every string enum is widened to "one of the documented values or any
-  string", so a provider adding a new value never breaks parsing; enums whose property is a union
-  discriminator are left exact (pydantic needs literal tags to pick a variant).
+  string", so a provider adding a new value never breaks parsing; the tag property of a component
+  that is a variant of a discriminated union stays exact (pydantic picks the variant by it).
 """
 
 from __future__ import annotations
@@ -95,15 +95,21 @@ def classify(spec: dict[str, Any]) -> tuple[set[str], set[str]]:
     return requests, responses
 
 
-def discriminator_properties(spec: dict[str, Any]) -> set[str]:
-    """Property names any schema in the spec uses as a union discriminator."""
-    names: set[str] = set()
+def discriminated_properties(spec: dict[str, Any]) -> dict[str, set[str]]:
+    """``{component name: property names}`` that tag a discriminated union the component is in."""
+    found: dict[str, set[str]] = {}
 
     def walk(node: Any) -> None:
         if isinstance(node, dict):
             disc = node.get("discriminator")
             if isinstance(disc, dict) and isinstance(disc.get("propertyName"), str):
-                names.add(disc["propertyName"])
+                targets = [b.get("$ref") for key in ("oneOf", "anyOf") for b in node.get(key) or []
+                           if isinstance(b, dict)]
+                targets += [t for t in (disc.get("mapping") or {}).values() if isinstance(t, str)]
+                for ref in targets:
+                    name = schema_ref_name(ref) if isinstance(ref, str) else None
+                    if name is not None:
+                        found.setdefault(name, set()).add(disc["propertyName"])
             for value in node.values():
                 walk(value)
         elif isinstance(node, list):
@@ -111,7 +117,7 @@ def discriminator_properties(spec: dict[str, Any]) -> set[str]:
                 walk(value)
 
     walk(spec)
-    return names
+    return found
 
 
 def _is_string_enum(node: dict[str, Any]) -> bool:
@@ -119,7 +125,8 @@ def _is_string_enum(node: dict[str, Any]) -> bool:
     return isinstance(values, list) and bool(values) and all(isinstance(v, str) or v is None for v in values)
 
 
-def _prepare(node: Any, response: bool, ctx: _Ctx, prop: str | None = None) -> Any:
+def _prepare(node: Any, response: bool, ctx: _Ctx, exact: bool = False,
+             tags: frozenset[str] = frozenset()) -> Any:
     """A copy of ``node`` made forward-compatible (``response``) or strict (request side).
 
     Response side: object nodes keep unknown fields and string enums (and refs to enum components)
@@ -133,21 +140,21 @@ def _prepare(node: Any, response: bool, ctx: _Ctx, prop: str | None = None) -> A
     ref = node.get("$ref")
     if isinstance(ref, str):
         name = schema_ref_name(ref)
-        if response and name in ctx.enum_components and prop not in ctx.discriminators:
+        if response and name in ctx.enum_components and not exact:
             rest = {k: v for k, v in node.items() if k != "$ref"}
             return {**rest, "anyOf": [{"$ref": ref}, {"type": "string"}]}
         return copy.deepcopy(node)
     out: dict[str, Any] = {}
     for key, value in node.items():
         if key == "properties" and isinstance(value, dict):
-            out[key] = {p: _prepare(s, response, ctx, p) for p, s in value.items()}
+            out[key] = {p: _prepare(s, response, ctx, p in tags) for p, s in value.items()}
         elif key in ("enum", "const", "default", "example", "examples", "discriminator", "x-oairef-rules"):
             out[key] = copy.deepcopy(value)
         else:
             out[key] = _prepare(value, response, ctx)
     if "properties" in out and "additionalProperties" not in out:
         out["additionalProperties"] = response
-    if response and _is_string_enum(out) and prop not in ctx.discriminators:
+    if response and _is_string_enum(out) and not exact:
         values = [v for v in out["enum"] if v is not None]
         types = out.get("type")
         nullable = None in out["enum"] or (isinstance(types, list) and "null" in types)
@@ -162,9 +169,8 @@ def _prepare(node: Any, response: bool, ctx: _Ctx, prop: str | None = None) -> A
 class _Ctx:
     """What ``_prepare`` needs to know about the whole spec."""
 
-    def __init__(self, enum_components: set[str], discriminators: set[str]) -> None:
+    def __init__(self, enum_components: set[str]) -> None:
         self.enum_components = enum_components
-        self.discriminators = discriminators
 
 
 def prepare_for_models(spec: dict[str, Any]) -> dict[str, Any]:
@@ -172,10 +178,11 @@ def prepare_for_models(spec: dict[str, Any]) -> dict[str, Any]:
     schemas: dict[str, Any] = dict((spec.get("components") or {}).get("schemas") or {})
     requests, _responses = classify(spec)
     enum_components = {n for n, s in schemas.items() if isinstance(s, dict) and _is_string_enum(s)}
-    ctx = _Ctx(enum_components, discriminator_properties(spec))
+    ctx = _Ctx(enum_components)
+    tags = discriminated_properties(spec)
     prepared = {
         name: (copy.deepcopy(schema) if name in enum_components
-               else _prepare(schema, name not in requests, ctx))
+               else _prepare(schema, name not in requests, ctx, False, frozenset(tags.get(name, ()))))
         for name, schema in schemas.items()
     }
     return {

@@ -58,7 +58,8 @@ class SpecError(ValueError):
     def __init__(self, pointer: str, message: str) -> None:
         self.pointer = pointer
         self.message = message
-        super().__init__(f"spec error at {pointer or '/'!s} [JSON pointer {pointer!r}]: {message}")
+        where = repr(pointer) if pointer else "'' (the document root)"
+        super().__init__(f"spec error at JSON pointer {where}: {message}")
 
 
 def escape_pointer_token(token: object) -> str:

@@ -8,60 +8,113 @@ from __future__ import annotations
 
 from typing import Any
 
-RULES: dict[str, dict[str, Any]] = {'CreateCompletionRequest': {'rules': [{'id': 'best_of_ge_n',
-                                        'param': 'best_of',
-                                        'message': 'best_of must be greater than or equal to n',
-                                        'require': {'field': 'best_of', 'op': 'ge', 'other': 'n'}},
-                                       {'id': 'best_of_forbids_stream',
-                                        'param': 'best_of',
-                                        'message': 'best_of > 1 cannot be combined with '
-                                                   'stream=true (results cannot be streamed)',
-                                        'when': {'field': 'best_of', 'op': 'gt', 'value': 1},
-                                        'require': {'field': 'stream', 'op': 'ne', 'value': True}},
-                                       {'id': 'logit_bias_keys_are_token_ids',
-                                        'param': 'logit_bias',
-                                        'message': 'logit_bias keys must be token ids (decimal '
-                                                   'strings of non-negative integers)',
-                                        'require': {'field': 'logit_bias', 'op': 'keys_token_ids'}},
-                                       {'id': 'stream_options_requires_stream',
-                                        'param': 'stream_options',
-                                        'message': 'stream_options is only allowed when stream is '
-                                                   'true',
-                                        'when': {'field': 'stream_options',
-                                                 'op': 'ne',
-                                                 'value': None},
-                                        'require': {'field': 'stream', 'op': 'eq', 'value': True}}],
-                             'defaults': {'n': 1,
-                                          'stream': False,
-                                          'logit_bias': None,
-                                          'stream_options': None}},
- 'CreateChatCompletionRequest': {'rules': [{'id': 'logit_bias_keys_are_token_ids',
-                                            'param': 'logit_bias',
-                                            'message': 'logit_bias keys must be token ids (decimal '
-                                                       'strings of non-negative integers)',
-                                            'require': {'field': 'logit_bias',
-                                                        'op': 'keys_token_ids'}},
-                                           {'id': 'top_logprobs_requires_logprobs',
-                                            'param': 'top_logprobs',
-                                            'message': 'logprobs must be set to true if '
-                                                       'top_logprobs is used',
-                                            'when': {'field': 'top_logprobs',
-                                                     'op': 'ge',
-                                                     'value': 0},
-                                            'require': {'field': 'logprobs',
-                                                        'op': 'eq',
-                                                        'value': True}},
-                                           {'id': 'stream_options_requires_stream',
-                                            'param': 'stream_options',
-                                            'message': 'stream_options is only allowed when stream '
-                                                       'is true',
-                                            'when': {'field': 'stream_options',
-                                                     'op': 'ne',
-                                                     'value': None},
-                                            'require': {'field': 'stream',
-                                                        'op': 'eq',
-                                                        'value': True}}],
-                                 'defaults': {'logit_bias': None,
-                                              'logprobs': False,
-                                              'stream_options': None,
-                                              'stream': False}}}
+RULES: dict[str, dict[str, Any]] = {
+    'CreateCompletionRequest': {
+        'rules': [
+            {
+                'id': 'best_of_ge_n',
+                'param': 'best_of',
+                'message': 'best_of must be greater than or equal to n',
+                'require': {
+                    'field': 'best_of',
+                    'op': 'ge',
+                    'other': 'n',
+                },
+            },
+            {
+                'id': 'best_of_forbids_stream',
+                'param': 'best_of',
+                'message': 'best_of > 1 cannot be combined with stream=true (results cannot be streamed)',
+                'when': {
+                    'field': 'best_of',
+                    'op': 'gt',
+                    'value': 1,
+                },
+                'require': {
+                    'field': 'stream',
+                    'op': 'ne',
+                    'value': True,
+                },
+            },
+            {
+                'id': 'logit_bias_keys_are_token_ids',
+                'param': 'logit_bias',
+                'message': 'logit_bias keys must be token ids (decimal strings of non-negative integers)',
+                'require': {
+                    'field': 'logit_bias',
+                    'op': 'keys_token_ids',
+                },
+            },
+            {
+                'id': 'stream_options_requires_stream',
+                'param': 'stream_options',
+                'message': 'stream_options is only allowed when stream is true',
+                'when': {
+                    'field': 'stream_options',
+                    'op': 'ne',
+                    'value': None,
+                },
+                'require': {
+                    'field': 'stream',
+                    'op': 'eq',
+                    'value': True,
+                },
+            },
+        ],
+        'defaults': {
+            'n': 1,
+            'stream': False,
+            'logit_bias': None,
+            'stream_options': None,
+        },
+    },
+    'CreateChatCompletionRequest': {
+        'rules': [
+            {
+                'id': 'logit_bias_keys_are_token_ids',
+                'param': 'logit_bias',
+                'message': 'logit_bias keys must be token ids (decimal strings of non-negative integers)',
+                'require': {
+                    'field': 'logit_bias',
+                    'op': 'keys_token_ids',
+                },
+            },
+            {
+                'id': 'top_logprobs_requires_logprobs',
+                'param': 'top_logprobs',
+                'message': 'logprobs must be set to true if top_logprobs is used',
+                'when': {
+                    'field': 'top_logprobs',
+                    'op': 'ge',
+                    'value': 0,
+                },
+                'require': {
+                    'field': 'logprobs',
+                    'op': 'eq',
+                    'value': True,
+                },
+            },
+            {
+                'id': 'stream_options_requires_stream',
+                'param': 'stream_options',
+                'message': 'stream_options is only allowed when stream is true',
+                'when': {
+                    'field': 'stream_options',
+                    'op': 'ne',
+                    'value': None,
+                },
+                'require': {
+                    'field': 'stream',
+                    'op': 'eq',
+                    'value': True,
+                },
+            },
+        ],
+        'defaults': {
+            'logit_bias': None,
+            'logprobs': False,
+            'stream_options': None,
+            'stream': False,
+        },
+    },
+}
