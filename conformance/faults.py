@@ -132,8 +132,10 @@ def clamp_request(body: JSON) -> JSON:
     stop = out.get("stop")
     if isinstance(stop, list):
         out["stop"] = stop[:MAX_STOP_STRINGS]
-    if isinstance(out.get("n"), int) and isinstance(out.get("best_of"), int) and out["best_of"] < out["n"]:
-        out["best_of"] = out["n"]
+    n, best_of = out.get("n"), out.get("best_of")
+    if isinstance(n, int) and isinstance(best_of, int) and best_of < n:
+        # best_of must be >= n: raise it to n when that is in range, else drop it (defaults to n)
+        out["best_of"] = n if n <= CLAMP_RANGES["best_of"][1] else None
     return out
 
 
