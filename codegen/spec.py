@@ -15,7 +15,8 @@ JSON pointer of the offending node (``""`` is the document root):
   ``param`` and ``message``, a ``require`` condition and optionally a ``when`` condition; a
   condition is ``{field, op, value}`` or ``{field, op, other}`` with ``op`` in
   ``eq ne lt le gt ge``, or ``{field, op: keys_token_ids}``; every field, ``other`` and ``param``
-  names a property of the schema the rules sit on.
+  names a property of the schema the rules sit on, and ``lt le gt ge`` compare numeric fields
+  with numbers.
 
 The checks read the document only; nothing in the spec is ever evaluated as code.
 """
@@ -247,6 +248,17 @@ def schema_properties(doc: dict[str, Any], schema: Any, _depth: int = 0) -> dict
     return props
 
 
+def _is_numeric(schema: Any) -> bool:
+    """True when a property schema's ``type`` (or, lacking one, any anyOf/oneOf member's) is numeric."""
+    if not isinstance(schema, dict):
+        return False
+    declared = schema.get("type")
+    if declared is not None:
+        types = declared if isinstance(declared, list) else [declared]
+        return bool({"integer", "number"} & set(types))
+    return any(_is_numeric(m) for key in ("anyOf", "oneOf") for m in schema.get(key, []))
+
+
 def _check_condition(cond: Any, where: str, props: dict[str, Any]) -> None:
     if not isinstance(cond, dict):
         raise SpecError(where, "a condition must be a mapping {field, op, value|other}")
@@ -274,6 +286,13 @@ def _check_condition(cond: Any, where: str, props: dict[str, Any]) -> None:
             raise SpecError(_join(where, "other"), f"unknown field {other!r}: not a property of the schema")
     elif isinstance(cond["value"], (dict, list)):
         raise SpecError(_join(where, "value"), "`value` must be a scalar (number, string, boolean or null)")
+    if op in ("lt", "le", "gt", "ge"):
+        value = cond.get("value", 0)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise SpecError(_join(where, "value"), f"op {op} compares numbers; got value {value!r}")
+        for name in (field, cond.get("other")):
+            if name is not None and not _is_numeric(props[name]):
+                raise SpecError(where, f"op {op} needs a numeric field; {name!r} is not integer/number")
 
 
 def _check_rules(doc: dict[str, Any]) -> None:

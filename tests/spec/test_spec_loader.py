@@ -191,6 +191,18 @@ MUTATIONS: list[tuple[str, Callable[[dict[str, Any]], None], str, str]] = [
         "scalar",
     ),
     (
+        "rule: ordering a non-numeric field",
+        lambda d: _rule(d, 1)["when"].update({"field": "logit_bias"}),
+        RULES + "/1/when",
+        "numeric",
+    ),
+    (
+        "rule: ordering against a boolean",
+        lambda d: _rule(d, 1)["when"].update({"value": True}),
+        RULES + "/1/when/value",
+        "compares numbers",
+    ),
+    (
         "rules not a list",
         lambda d: d["components"]["schemas"]["Req"].update({"x-oairef-rules": {"id": "x"}}),
         RULES,
