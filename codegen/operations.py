@@ -88,8 +88,8 @@ class Operation:
 
 
 def pyname(name: str, taken: set[str]) -> str:
-    """A Python identifier for the wire name ``name``, distinct from ``taken``."""
-    ident = re.sub(r"[^A-Za-z0-9_]", "_", name)
+    """A Python identifier for the wire name ``name`` (``a[]`` -> ``a``), distinct from ``taken``."""
+    ident = re.sub(r"[^A-Za-z0-9_]", "_", name.removesuffix("[]"))
     if not ident or ident[0].isdigit():
         ident = "_" + ident
     while keyword.iskeyword(ident) or ident in RESERVED_KWARGS or ident in taken:

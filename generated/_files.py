@@ -3,7 +3,7 @@
 
 Rules: an upload may be a path (``str`` or ``os.PathLike``), ``bytes``, a binary file object, or a
 ``(filename, content[, mime type])`` tuple; its bytes are read once, so retries resend the same
-content. Form fields: booleans as ``true``/``false``, arrays as repeated ``name[]`` fields, objects
+content. Form fields: booleans as ``true``/``false``, arrays as repeated ``name[]`` fields (a name already ending in ``[]`` keeps it), objects
 as ``name[key]`` fields, ``None`` omitted. Binary responses are read fully.
 """
 
@@ -78,8 +78,9 @@ def form_fields(name: str, value: Any) -> Iterator[tuple[str, str]]:
         for key, sub in value.items():
             yield from form_fields(f"{name}[{key}]", sub)
     elif isinstance(value, (list, tuple)):
+        item_name = name if name.endswith("[]") else f"{name}[]"
         for sub in value:
-            yield from form_fields(f"{name}[]", sub)
+            yield from form_fields(item_name, sub)
     else:
         yield name, _form_scalar(value)
 

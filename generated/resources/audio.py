@@ -123,7 +123,7 @@ class AudioTranscriptions:
         prompt: str | NotGiven = NOT_GIVEN,
         response_format: Literal['json', 'text', 'srt', 'verbose_json', 'vtt'] | NotGiven = NOT_GIVEN,
         temperature: float | NotGiven = NOT_GIVEN,
-        timestamp_granularities__: Sequence[Literal['word', 'segment']] | NotGiven = NOT_GIVEN,
+        timestamp_granularities: Sequence[Literal['word', 'segment']] | NotGiven = NOT_GIVEN,
         extra_headers: Mapping[str, str] | None = None,
         extra_query: Mapping[str, Any] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -140,13 +140,13 @@ class AudioTranscriptions:
             prompt: An optional text to guide the model's style or continue a previous audio segment. Should match the audio language.
             response_format: The format of the transcript output.
             temperature: The sampling temperature, between 0 and 1. If set to 0, the model will use log probability to automatically increase the temperature until certain thresholds are hit.
-            timestamp_granularities__: The timestamp granularities to populate (requires `response_format` `verbose_json`).
+            timestamp_granularities: The timestamp granularities to populate (requires `response_format` `verbose_json`).
         """
         return self._client._call(  # type: ignore[no-any-return]
             _AUDIO_TRANSCRIPTIONS_CREATE,
             path={},
             query={},
-            body={'model': model, 'language': language, 'prompt': prompt, 'response_format': response_format, 'temperature': temperature, 'timestamp_granularities[]': timestamp_granularities__},
+            body={'model': model, 'language': language, 'prompt': prompt, 'response_format': response_format, 'temperature': temperature, 'timestamp_granularities[]': timestamp_granularities},
             files={'file': file},
             extra_headers=extra_headers,
             extra_query=extra_query,

@@ -603,11 +603,11 @@ class OrganizationAuditLogs:
         self,
         *,
         effective_at: Mapping[str, Any] | NotGiven = NOT_GIVEN,
-        project_ids__: Sequence[str] | NotGiven = NOT_GIVEN,
-        event_types__: Sequence[Literal['api_key.created', 'api_key.updated', 'api_key.deleted', 'invite.sent', 'invite.accepted', 'invite.deleted', 'login.succeeded', 'login.failed', 'logout.succeeded', 'logout.failed', 'organization.updated', 'project.created', 'project.updated', 'project.archived', 'service_account.created', 'service_account.updated', 'service_account.deleted', 'rate_limit.updated', 'rate_limit.deleted', 'user.added', 'user.updated', 'user.deleted']] | NotGiven = NOT_GIVEN,
-        actor_ids__: Sequence[str] | NotGiven = NOT_GIVEN,
-        actor_emails__: Sequence[str] | NotGiven = NOT_GIVEN,
-        resource_ids__: Sequence[str] | NotGiven = NOT_GIVEN,
+        project_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+        event_types: Sequence[Literal['api_key.created', 'api_key.updated', 'api_key.deleted', 'invite.sent', 'invite.accepted', 'invite.deleted', 'login.succeeded', 'login.failed', 'logout.succeeded', 'logout.failed', 'organization.updated', 'project.created', 'project.updated', 'project.archived', 'service_account.created', 'service_account.updated', 'service_account.deleted', 'rate_limit.updated', 'rate_limit.deleted', 'user.added', 'user.updated', 'user.deleted']] | NotGiven = NOT_GIVEN,
+        actor_ids: Sequence[str] | NotGiven = NOT_GIVEN,
+        actor_emails: Sequence[str] | NotGiven = NOT_GIVEN,
+        resource_ids: Sequence[str] | NotGiven = NOT_GIVEN,
         limit: int | NotGiven = NOT_GIVEN,
         after: str | NotGiven = NOT_GIVEN,
         before: str | NotGiven = NOT_GIVEN,
@@ -622,11 +622,11 @@ class OrganizationAuditLogs:
 
         Args:
             effective_at: Return only events whose `effective_at` (Unix seconds) is in this range.
-            project_ids__: Return only events for these projects.
-            event_types__: Return only events with a `type` in one of these values.
-            actor_ids__: Return only events performed by these actors (user ID, service account ID or API key tracking ID).
-            actor_emails__: Return only events performed by users with these emails.
-            resource_ids__: Return only events performed on these targets.
+            project_ids: Return only events for these projects.
+            event_types: Return only events with a `type` in one of these values.
+            actor_ids: Return only events performed by these actors (user ID, service account ID or API key tracking ID).
+            actor_emails: Return only events performed by users with these emails.
+            resource_ids: Return only events performed on these targets.
             limit: A limit on the number of objects to be returned. Limit can range between 1 and 100, and the default is 20.
             after: A cursor for use in pagination. `after` is an object ID that defines your place in the list; pass the last ID of a page to fetch the next page.
             before: A cursor for use in pagination. `before` is an object ID that defines your place in the list; pass the first ID of a page to fetch the previous page.
@@ -634,7 +634,7 @@ class OrganizationAuditLogs:
         return self._client._call(  # type: ignore[no-any-return]
             _ORGANIZATION_AUDIT_LOGS_LIST,
             path={},
-            query={'effective_at': effective_at, 'project_ids[]': project_ids__, 'event_types[]': event_types__, 'actor_ids[]': actor_ids__, 'actor_emails[]': actor_emails__, 'resource_ids[]': resource_ids__, 'limit': limit, 'after': after, 'before': before},
+            query={'effective_at': effective_at, 'project_ids[]': project_ids, 'event_types[]': event_types, 'actor_ids[]': actor_ids, 'actor_emails[]': actor_emails, 'resource_ids[]': resource_ids, 'limit': limit, 'after': after, 'before': before},
             body={},
             files={},
             extra_headers=extra_headers,

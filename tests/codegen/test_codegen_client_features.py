@@ -88,7 +88,7 @@ def test_breaking_out_of_a_stream_closes_the_connection(client: OpenAI, server: 
     server.add("POST", "/v1/chat/completions", Reply(sse=_frames(_chunk(0, "a"), _chunk(1, "b"), done=False),
                                                      trickle=250))
     stream = client.chat.completions.create(model="m1", messages=MESSAGES, stream=True)
-    for _chunk_ in stream:
+    for _ in stream:
         break
     assert stream.closed
     assert server.hung_up.wait(timeout=10)
@@ -233,3 +233,48 @@ def test_binary_responses_have_content_and_write_to_file(client: OpenAI, server:
     assert speech.content == b"ID3fake-mp3"
     assert speech.content_type == "audio/mpeg"
     assert json.loads(server.requests[1].body) == {"model": "tts-1", "input": "hello", "voice": "alloy"}
+
+
+def test_union_json_response_picks_the_best_model_and_text_is_returned_as_str(
+        client: OpenAI, server: ScriptedServer) -> None:
+    verbose = {"text": "hello", "language": "en", "duration": 1.5, "words": []}
+    server.add("POST", "/v1/audio/transcriptions", Reply(json=verbose),
+               Reply(body=b"hello", headers={"Content-Type": "text/plain; charset=utf-8"}))
+    result = client.audio.transcriptions.create(file=b"RIFF....", model="whisper-1",
+                                                response_format="verbose_json", timestamp_granularities=["word"])
+    assert isinstance(result, models.CreateTranscriptionResponseVerboseJson)
+    assert result.duration == 1.5
+    plain = client.audio.transcriptions.create(file=b"RIFF....", model="whisper-1", response_format="text")
+    assert plain == "hello"
+    first = _multipart_echo_fields(server.requests[0])
+    assert first["timestamp_granularities[]"]["content"] == "word"
+    assert first["response_format"]["content"] == "verbose_json"
+
+
+def _multipart_echo_fields(rec: Recorded) -> dict[str, Any]:
+    message = email.parser.BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + rec.headers["content-type"].encode() + b"\r\n\r\n" + rec.body)
+    return {part.get_param("name", header="content-disposition"): {"content": part.get_content()}
+            for part in message.iter_parts()}
+
+
+def test_stream_request_refused_by_status_raises_before_iterating(client: OpenAI, server: ScriptedServer) -> None:
+    server.add("POST", "/v1/chat/completions",
+               Reply(400, json={"error": {"message": "bad n", "type": "invalid_request_error", "param": "n",
+                                          "code": None}}))
+    from generated import BadRequestError
+
+    with pytest.raises(BadRequestError) as info:
+        client.chat.completions.create(model="m1", messages=MESSAGES, stream=True)
+    assert info.value.param == "n"
+
+
+def test_with_options_copies_the_client(client: OpenAI, server: ScriptedServer) -> None:
+    server.add("GET", "/v1/models/m1", Reply(500, json={"error": {"message": "x"}}))
+    quick = client.with_options(max_retries=0)
+    assert quick.max_retries == 0 and client.max_retries == 2
+    from generated import InternalServerError
+
+    with pytest.raises(InternalServerError):
+        quick.models.retrieve("m1")
+    assert len(server.requests) == 1
