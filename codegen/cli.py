@@ -2,12 +2,14 @@
 
 Exit status: 0 when written (or, with ``--check``, when ``generated/`` is current); 1 when
 ``--check`` finds it stale (a short summary of the differing files is printed); 2 when the spec
-is malformed (the message names the JSON pointer of the fault) or cannot be read.
+is malformed (the message names the JSON pointer of the fault) or cannot be read. Errors are
+one line on stderr, never a traceback.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 import time
 from pathlib import Path
@@ -30,11 +32,12 @@ def run(args: argparse.Namespace) -> int:
     from codegen.pipeline import build, compare, write
     from codegen.spec import SpecError, load_spec
 
-    err = Console(stderr=True, highlight=False)
-    out = Console(highlight=False)
+    err = Console(stderr=True, highlight=False, soft_wrap=True)
+    out = Console(highlight=False, soft_wrap=True)
     started = time.perf_counter()
     try:
-        with err.status(f"generating from {args.spec} ...", spinner="dots") if not args.quiet else _Null():
+        status = err.status(f"generating from {args.spec} ...", spinner="dots")
+        with contextlib.nullcontext() if args.quiet else status:
             spec = load_spec(args.spec)
             files = build(spec)
     except SpecError as exc:
@@ -44,6 +47,12 @@ def run(args: argparse.Namespace) -> int:
         return 2
     except ModelGenerationError as exc:
         err.print(f"oairef codegen: {exc}", markup=False)
+        return 2
+    except OSError as exc:
+        err.print(f"oairef codegen: {exc.strerror or exc}: {exc.filename or args.spec}", markup=False)
+        return 2
+    except Exception as exc:  # a spec shape no check caught: still no traceback for the user
+        err.print(f"oairef codegen: cannot generate from {args.spec}: {type(exc).__name__}: {exc}", markup=False)
         return 2
     elapsed = time.perf_counter() - started
     if args.check:
@@ -62,14 +71,6 @@ def run(args: argparse.Namespace) -> int:
     if not args.quiet:
         out.print(f"wrote {len(touched)} of {len(files)} files to {args.out} in {elapsed:.1f} s", markup=False)
     return 0
-
-
-class _Null:
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 def main(argv: list[str] | None = None) -> int:
