@@ -53,7 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--vocab", type=_csv(int, None, "--vocab"), help="comma list of vocabulary sizes")
     parser.add_argument("--batch", type=_csv(int, None, "--batch"), help="comma list of batch sizes")
     parser.add_argument("--shape", type=_csv(str, SHAPES, "--shape"), help="comma list of gaussian, peaked")
-    parser.add_argument("--budget", type=float, default=None, help="seconds of repeats per cell (default 1.0; quick 0.2)")
+    parser.add_argument("--budget", type=float, default=None, help="seconds of repeats per cell (default 0.2)")
     parser.add_argument("--threads", type=int, default=None, help="numba/torch threads (default: all cores)")
     parser.add_argument("--client-requests", type=int, default=200, help="requests per client (default 200)")
     parser.add_argument("--no-client", action="store_true", help="skip the client-overhead measurement")
@@ -78,7 +78,8 @@ def _settings(args: argparse.Namespace) -> Any:
         s = Settings(IMPLS, ("full",), (32_000,), (1, 2), SHAPES, budget_s=0.05,
                      min_repeats=2, max_repeats=10, threads=threads, mode="smoke")
     else:
-        s = Settings(IMPLS, tuple(CONFIGS), VOCABS, BATCHES, SHAPES, threads=threads, mode="full")
+        s = Settings(IMPLS, tuple(CONFIGS), VOCABS, BATCHES, SHAPES, budget_s=0.2, min_repeats=3,
+                     max_repeats=50, threads=threads, mode="full")
     for attr, opt in (("impls", "impl"), ("configs", "config"), ("vocabs", "vocab"), ("batches", "batch"),
                       ("shapes", "shape")):
         if getattr(args, opt):
@@ -118,7 +119,13 @@ def run(args: argparse.Namespace) -> int:
         if args.client:
             out = RunOutput(machine=machine_info(settings.threads), settings={"mode": "client"})
         else:
-            out = run_plan(settings, impls, progress)
+            def checkpoint(partial: RunOutput) -> None:
+                if args.json:
+                    write_json(to_document(partial), args.json)
+                if not console.is_terminal:  # a log line instead of the live bar
+                    console.print(f"{len(partial.results)} rows measured", markup=False, highlight=False)
+
+            out = run_plan(settings, impls, progress, checkpoint)
         want_compile = args.compile_time if args.compile_time is not None else settings.mode.startswith("full")
         if want_compile and not args.client and "oairef-numba" in settings.impls:
             from benchmarks.compile_time import measure_compile

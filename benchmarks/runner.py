@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import platform
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -126,10 +126,17 @@ def _row(impl: str, config: str, vocab: int, batch: int, shape: str, roof: float
     }
 
 
-def run_plan(settings: Settings, impls: Sequence[Impl], progress: Any | None = None) -> RunOutput:
+def run_plan(
+    settings: Settings,
+    impls: Sequence[Impl],
+    progress: Any | None = None,
+    checkpoint: Callable[[RunOutput], None] | None = None,
+) -> RunOutput:
     """Run every cell of ``settings`` over ``impls`` (already filtered to the requested names).
 
     ``progress`` is an optional ``rich.progress.Progress``; one task advances per cell.
+    ``checkpoint`` is called with the partial output after every (shape, vocab, batch) group, so a
+    long run that is interrupted still leaves its measured rows behind.
     """
     out = RunOutput(machine=machine_info(settings.threads), settings=settings.as_dict())
     out.notes.append(
@@ -206,4 +213,6 @@ def run_plan(settings: Settings, impls: Sequence[Impl], progress: Any | None = N
                         out.results.append(row)
                         if progress is not None:
                             progress.advance(task)
+                if checkpoint is not None:
+                    checkpoint(out)
     return out
