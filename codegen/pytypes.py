@@ -94,6 +94,8 @@ def _join(parts: list[str]) -> str:
             return "Any"
         if p not in unique:
             unique.append(p)
-    if "None" in unique:  # None last reads best
-        unique = [p for p in unique if p != "None"] + ["None"]
+    # models first, then the plain-mapping alternative, then None: reads best
+    for last in ("Mapping[str, Any]", "None"):
+        if last in unique:
+            unique = [p for p in unique if p != last] + [last]
     return " | ".join(unique) if unique else "Any"

@@ -42,7 +42,7 @@ class ChatCompletions:
     def create(
         self,
         *,
-        messages: Sequence[models.ChatCompletionRequestSystemMessage | Mapping[str, Any] | models.ChatCompletionRequestUserMessage | models.ChatCompletionRequestAssistantMessage | models.ChatCompletionRequestToolMessage | models.ChatCompletionRequestFunctionMessage],
+        messages: Sequence[models.ChatCompletionRequestSystemMessage | models.ChatCompletionRequestUserMessage | models.ChatCompletionRequestAssistantMessage | models.ChatCompletionRequestToolMessage | models.ChatCompletionRequestFunctionMessage | Mapping[str, Any]],
         model: str | Literal['gpt-4o', 'gpt-4o-mini', 'gpt-4-turbo', 'gpt-4', 'gpt-3.5-turbo'],
         store: bool | None | NotGiven = NOT_GIVEN,
         metadata: Mapping[str, str] | None | NotGiven = NOT_GIVEN,
@@ -58,7 +58,7 @@ class ChatCompletions:
         prediction: models.PredictionContent | Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
         audio: Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
         presence_penalty: float | None | NotGiven = NOT_GIVEN,
-        response_format: models.ResponseFormatText | Mapping[str, Any] | models.ResponseFormatJsonObject | models.ResponseFormatJsonSchema | NotGiven = NOT_GIVEN,
+        response_format: models.ResponseFormatText | models.ResponseFormatJsonObject | models.ResponseFormatJsonSchema | Mapping[str, Any] | NotGiven = NOT_GIVEN,
         seed: int | None | NotGiven = NOT_GIVEN,
         service_tier: Literal['auto', 'default'] | None | NotGiven = NOT_GIVEN,
         stop: str | Sequence[str] | None | NotGiven = NOT_GIVEN,

@@ -28,7 +28,7 @@ from generated import (
     models,
 )
 from tests.codegen.conftest import API_KEY
-from tests.codegen.scripted_server import Reply, ScriptedServer, closed_port
+from tests.codegen.scripted_server import Recorded, Reply, ScriptedServer, closed_port
 
 MODEL = {"id": "m1", "object": "model", "created": 1, "owned_by": "me"}
 COMPLETION = {
@@ -228,7 +228,7 @@ def test_environment_configures_the_client(server: ScriptedServer, monkeypatch: 
 
 
 def test_api_key_never_in_repr_logs_or_errors(server: ScriptedServer, caplog: pytest.LogCaptureFixture) -> None:
-    def echo_auth(rec):  # a hostile server echoing the credentials back
+    def echo_auth(rec: Recorded) -> Reply:  # a hostile server echoing the credentials back
         return Reply(401, json=_error(f"Incorrect API key provided: {rec.headers['authorization']}",
                                       "invalid_request_error", code="invalid_api_key"),
                      headers={"retry-after-ms": "1"})
