@@ -35,9 +35,12 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 
 class ApiModel(BaseModel):
-    """Common base: fields are populated by name or alias; ``x-oairef-rules`` are enforced."""
+    """Common base: fields are populated by name or alias; ``x-oairef-rules`` are enforced.
 
-    model_config = ConfigDict(populate_by_name=True)
+    Validators are built on first use (``defer_build``), so importing hundreds of models is cheap.
+    """
+
+    model_config = ConfigDict(populate_by_name=True, defer_build=True)
 
     @model_validator(mode="wrap")
     @classmethod
