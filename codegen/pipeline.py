@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from codegen.modelgen import HEADER, generate_models, model_class_names
+from codegen.modelgen import HEADER, ModelGenerationError, generate_models, model_class_names
 from codegen.operations import OperationReader
 from codegen.render import render_client
 from codegen.rules import extract_rules
@@ -51,6 +51,9 @@ def build(spec: dict[str, Any]) -> dict[str, str]:
     rules = extract_rules(spec)
     models_source = generate_models(spec)
     classes = model_class_names(models_source)
+    unruled = sorted(set(rules) - classes)
+    if unruled:  # the rules are looked up by class name: a renamed class would silently lose them
+        raise ModelGenerationError(f"schemas with x-oairef-rules did not become model classes: {', '.join(unruled)}")
     operations = OperationReader(spec, classes).read_all()
     files = render_client(operations, rules, header=HEADER, default_base_url=_default_base_url(spec),
                           version=VERSION)
