@@ -23,22 +23,24 @@ def _indices(data: dict[str, Any]) -> list[int]:
     the first prompt); chat with n = 3. T = 1, max_tokens 4.""",
 )
 def indices(ctx: Context) -> Outcome:
-    failures = []
-    ex1 = ctx.completion(prompt=PROMPT, n=3, max_tokens=4, temperature=1.0, seed=ctx.next_seed())
-    got = _indices(ctx.ok(ex1, "n"))
-    if got != [0, 1, 2]:
-        failures.append(f"completions n=3: indices {got}, expected [0, 1, 2]")
-    ex2 = ctx.completion(prompt=["The sky is", "1, 2, 3,"], n=2, max_tokens=4, temperature=1.0, seed=ctx.next_seed())
-    got2 = _indices(ctx.ok(ex2, "n, prompt list"))
-    if got2 != [0, 1, 2, 3]:
-        failures.append(f"completions 2 prompts x n=2: indices {got2}, expected [0, 1, 2, 3]")
-    ex3 = ctx.chat(messages=[{"role": "user", "content": "Hi"}], n=3, max_tokens=4, temperature=1.0,
-                   seed=ctx.next_seed())
-    got3 = _indices(ctx.ok(ex3, "n"))
-    if got3 != [0, 1, 2]:
-        failures.append(f"chat n=3: indices {got3}, expected [0, 1, 2]")
+    failures: list[str] = []
+    evidence = []
+    cases = (
+        ("completions n=3", "/completions", {"prompt": PROMPT, "n": 3}, [0, 1, 2]),
+        ("completions 2 prompts x n=2", "/completions", {"prompt": ["The sky is", "1, 2, 3,"], "n": 2}, [0, 1, 2, 3]),
+        ("chat n=3", "/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "n": 3}, [0, 1, 2]),
+    )
+    for label, path, fields, want in cases:
+        ex = ctx.client.post(path, ctx.body(max_tokens=4, temperature=1.0, seed=ctx.next_seed(), **fields))
+        evidence.append(ex.excerpt())
+        if ex.status != 200:
+            failures.append(f"{label}: HTTP {ex.status} {ex.text[:120]}")
+            continue
+        got = _indices(ex.json() or {})
+        if got != want:
+            failures.append(f"{label}: indices {got}, expected {want}")
     return Outcome(FAIL if failures else PASS, "; ".join(failures) or "n choices with the documented indices",
-                   evidence=[ex1.excerpt(), ex2.excerpt(), ex3.excerpt()], failures=failures)
+                   evidence=evidence, failures=failures)
 
 
 def _mean_logprob(choice: dict[str, Any]) -> float | None:
