@@ -92,6 +92,15 @@ def normalise(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
+def _annotations(op: Operation) -> tuple[str, str, str]:
+    """(annotation without streaming, of the stream, of either)."""
+    full = _return_annotation(op)
+    if not op.streams:
+        return full, full, full
+    plain, _, stream = full.rpartition(" | Stream[")
+    return plain, "Stream[" + stream, full
+
+
 def _return_annotation(op: Operation) -> str:
     def model(name: str | None) -> str:
         return f"models.{name}" if name else "dict[str, Any]"
@@ -136,7 +145,9 @@ def _op_context(op: Operation) -> dict[str, Any]:
         "response_union": op.response_union,
         "text_alternative": op.text_alternative,
         "query_constraints": {p.name: p.constraints for p in op.params if p.location == "query" and p.constraints},
-        "return_annotation": _return_annotation(op),
+        "return_annotation": _annotations(op)[2],
+        "plain_annotation": _annotations(op)[0],
+        "stream_annotation": _annotations(op)[1],
     }
 
 
@@ -183,7 +194,7 @@ def _subtree(node: ResourceNode) -> list[ResourceNode]:
 #: names a resource module may use, by the module that provides them
 _IMPORTABLE = {
     "abc": ("Mapping", "Sequence"),
-    "typing": ("TYPE_CHECKING", "Any", "Literal"),
+    "typing": ("TYPE_CHECKING", "Any", "Literal", "overload"),
     "._files": ("BinaryResponse",),
     "._pagination": ("Page",),
     "._streaming": ("Stream",),

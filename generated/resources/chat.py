@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .. import models
 from .._streaming import Stream
@@ -38,6 +38,126 @@ class ChatCompletions:
 
     def __init__(self, client: OpenAI) -> None:
         self._client = client
+
+    @overload
+    def create(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionRequestSystemMessage | models.ChatCompletionRequestUserMessage | models.ChatCompletionRequestAssistantMessage | models.ChatCompletionRequestToolMessage | models.ChatCompletionRequestFunctionMessage | Mapping[str, Any]],
+        model: str | Literal['gpt-4o', 'gpt-4o-mini', 'gpt-4-turbo', 'gpt-4', 'gpt-3.5-turbo'],
+        store: bool | None | NotGiven = NOT_GIVEN,
+        metadata: Mapping[str, str] | None | NotGiven = NOT_GIVEN,
+        reasoning_effort: Literal['low', 'medium', 'high'] | NotGiven = NOT_GIVEN,
+        frequency_penalty: float | None | NotGiven = NOT_GIVEN,
+        logit_bias: Mapping[str, float] | None | NotGiven = NOT_GIVEN,
+        logprobs: bool | None | NotGiven = NOT_GIVEN,
+        top_logprobs: int | None | NotGiven = NOT_GIVEN,
+        max_tokens: int | None | NotGiven = NOT_GIVEN,
+        max_completion_tokens: int | None | NotGiven = NOT_GIVEN,
+        n: int | None | NotGiven = NOT_GIVEN,
+        modalities: Sequence[Literal['text', 'audio']] | None | NotGiven = NOT_GIVEN,
+        prediction: models.PredictionContent | Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
+        audio: Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
+        presence_penalty: float | None | NotGiven = NOT_GIVEN,
+        response_format: models.ResponseFormatText | models.ResponseFormatJsonObject | models.ResponseFormatJsonSchema | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        seed: int | None | NotGiven = NOT_GIVEN,
+        service_tier: Literal['auto', 'default'] | None | NotGiven = NOT_GIVEN,
+        stop: str | Sequence[str] | None | NotGiven = NOT_GIVEN,
+        stream: Literal[False] | None | NotGiven = NOT_GIVEN,
+        stream_options: models.ChatCompletionStreamOptions | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        temperature: float | None | NotGiven = NOT_GIVEN,
+        top_p: float | None | NotGiven = NOT_GIVEN,
+        tools: Sequence[models.ChatCompletionTool | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        tool_choice: Literal['none', 'auto', 'required'] | models.ChatCompletionNamedToolChoice | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        parallel_tool_calls: bool | NotGiven = NOT_GIVEN,
+        user: str | NotGiven = NOT_GIVEN,
+        function_call: Literal['none', 'auto'] | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        functions: Sequence[models.FunctionObject | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+    ) -> models.CreateChatCompletionResponse: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionRequestSystemMessage | models.ChatCompletionRequestUserMessage | models.ChatCompletionRequestAssistantMessage | models.ChatCompletionRequestToolMessage | models.ChatCompletionRequestFunctionMessage | Mapping[str, Any]],
+        model: str | Literal['gpt-4o', 'gpt-4o-mini', 'gpt-4-turbo', 'gpt-4', 'gpt-3.5-turbo'],
+        store: bool | None | NotGiven = NOT_GIVEN,
+        metadata: Mapping[str, str] | None | NotGiven = NOT_GIVEN,
+        reasoning_effort: Literal['low', 'medium', 'high'] | NotGiven = NOT_GIVEN,
+        frequency_penalty: float | None | NotGiven = NOT_GIVEN,
+        logit_bias: Mapping[str, float] | None | NotGiven = NOT_GIVEN,
+        logprobs: bool | None | NotGiven = NOT_GIVEN,
+        top_logprobs: int | None | NotGiven = NOT_GIVEN,
+        max_tokens: int | None | NotGiven = NOT_GIVEN,
+        max_completion_tokens: int | None | NotGiven = NOT_GIVEN,
+        n: int | None | NotGiven = NOT_GIVEN,
+        modalities: Sequence[Literal['text', 'audio']] | None | NotGiven = NOT_GIVEN,
+        prediction: models.PredictionContent | Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
+        audio: Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
+        presence_penalty: float | None | NotGiven = NOT_GIVEN,
+        response_format: models.ResponseFormatText | models.ResponseFormatJsonObject | models.ResponseFormatJsonSchema | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        seed: int | None | NotGiven = NOT_GIVEN,
+        service_tier: Literal['auto', 'default'] | None | NotGiven = NOT_GIVEN,
+        stop: str | Sequence[str] | None | NotGiven = NOT_GIVEN,
+        stream: Literal[True],
+        stream_options: models.ChatCompletionStreamOptions | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        temperature: float | None | NotGiven = NOT_GIVEN,
+        top_p: float | None | NotGiven = NOT_GIVEN,
+        tools: Sequence[models.ChatCompletionTool | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        tool_choice: Literal['none', 'auto', 'required'] | models.ChatCompletionNamedToolChoice | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        parallel_tool_calls: bool | NotGiven = NOT_GIVEN,
+        user: str | NotGiven = NOT_GIVEN,
+        function_call: Literal['none', 'auto'] | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        functions: Sequence[models.FunctionObject | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+    ) -> Stream[models.CreateChatCompletionStreamResponse]: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        messages: Sequence[models.ChatCompletionRequestSystemMessage | models.ChatCompletionRequestUserMessage | models.ChatCompletionRequestAssistantMessage | models.ChatCompletionRequestToolMessage | models.ChatCompletionRequestFunctionMessage | Mapping[str, Any]],
+        model: str | Literal['gpt-4o', 'gpt-4o-mini', 'gpt-4-turbo', 'gpt-4', 'gpt-3.5-turbo'],
+        store: bool | None | NotGiven = NOT_GIVEN,
+        metadata: Mapping[str, str] | None | NotGiven = NOT_GIVEN,
+        reasoning_effort: Literal['low', 'medium', 'high'] | NotGiven = NOT_GIVEN,
+        frequency_penalty: float | None | NotGiven = NOT_GIVEN,
+        logit_bias: Mapping[str, float] | None | NotGiven = NOT_GIVEN,
+        logprobs: bool | None | NotGiven = NOT_GIVEN,
+        top_logprobs: int | None | NotGiven = NOT_GIVEN,
+        max_tokens: int | None | NotGiven = NOT_GIVEN,
+        max_completion_tokens: int | None | NotGiven = NOT_GIVEN,
+        n: int | None | NotGiven = NOT_GIVEN,
+        modalities: Sequence[Literal['text', 'audio']] | None | NotGiven = NOT_GIVEN,
+        prediction: models.PredictionContent | Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
+        audio: Mapping[str, Any] | None | NotGiven = NOT_GIVEN,
+        presence_penalty: float | None | NotGiven = NOT_GIVEN,
+        response_format: models.ResponseFormatText | models.ResponseFormatJsonObject | models.ResponseFormatJsonSchema | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        seed: int | None | NotGiven = NOT_GIVEN,
+        service_tier: Literal['auto', 'default'] | None | NotGiven = NOT_GIVEN,
+        stop: str | Sequence[str] | None | NotGiven = NOT_GIVEN,
+        stream: bool,
+        stream_options: models.ChatCompletionStreamOptions | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        temperature: float | None | NotGiven = NOT_GIVEN,
+        top_p: float | None | NotGiven = NOT_GIVEN,
+        tools: Sequence[models.ChatCompletionTool | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        tool_choice: Literal['none', 'auto', 'required'] | models.ChatCompletionNamedToolChoice | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        parallel_tool_calls: bool | NotGiven = NOT_GIVEN,
+        user: str | NotGiven = NOT_GIVEN,
+        function_call: Literal['none', 'auto'] | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        functions: Sequence[models.FunctionObject | Mapping[str, Any]] | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+    ) -> models.CreateChatCompletionResponse | Stream[models.CreateChatCompletionStreamResponse]: ...
 
     def create(
         self,

@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, overload
 
 from .. import models
 from .._streaming import Stream
@@ -38,6 +38,90 @@ class Completions:
 
     def __init__(self, client: OpenAI) -> None:
         self._client = client
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str | Literal['gpt-3.5-turbo-instruct', 'davinci-002', 'babbage-002'],
+        prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]] | None,
+        best_of: int | None | NotGiven = NOT_GIVEN,
+        echo: bool | None | NotGiven = NOT_GIVEN,
+        frequency_penalty: float | None | NotGiven = NOT_GIVEN,
+        logit_bias: Mapping[str, float] | None | NotGiven = NOT_GIVEN,
+        logprobs: int | None | NotGiven = NOT_GIVEN,
+        max_tokens: int | None | NotGiven = NOT_GIVEN,
+        n: int | None | NotGiven = NOT_GIVEN,
+        presence_penalty: float | None | NotGiven = NOT_GIVEN,
+        seed: int | None | NotGiven = NOT_GIVEN,
+        stop: str | Sequence[str] | None | NotGiven = NOT_GIVEN,
+        stream: Literal[False] | None | NotGiven = NOT_GIVEN,
+        stream_options: models.ChatCompletionStreamOptions | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        suffix: str | None | NotGiven = NOT_GIVEN,
+        temperature: float | None | NotGiven = NOT_GIVEN,
+        top_p: float | None | NotGiven = NOT_GIVEN,
+        user: str | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+    ) -> models.CreateCompletionResponse: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str | Literal['gpt-3.5-turbo-instruct', 'davinci-002', 'babbage-002'],
+        prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]] | None,
+        best_of: int | None | NotGiven = NOT_GIVEN,
+        echo: bool | None | NotGiven = NOT_GIVEN,
+        frequency_penalty: float | None | NotGiven = NOT_GIVEN,
+        logit_bias: Mapping[str, float] | None | NotGiven = NOT_GIVEN,
+        logprobs: int | None | NotGiven = NOT_GIVEN,
+        max_tokens: int | None | NotGiven = NOT_GIVEN,
+        n: int | None | NotGiven = NOT_GIVEN,
+        presence_penalty: float | None | NotGiven = NOT_GIVEN,
+        seed: int | None | NotGiven = NOT_GIVEN,
+        stop: str | Sequence[str] | None | NotGiven = NOT_GIVEN,
+        stream: Literal[True],
+        stream_options: models.ChatCompletionStreamOptions | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        suffix: str | None | NotGiven = NOT_GIVEN,
+        temperature: float | None | NotGiven = NOT_GIVEN,
+        top_p: float | None | NotGiven = NOT_GIVEN,
+        user: str | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+    ) -> Stream[models.CreateCompletionResponse]: ...
+
+    @overload
+    def create(
+        self,
+        *,
+        model: str | Literal['gpt-3.5-turbo-instruct', 'davinci-002', 'babbage-002'],
+        prompt: str | Sequence[str] | Sequence[int] | Sequence[Sequence[int]] | None,
+        best_of: int | None | NotGiven = NOT_GIVEN,
+        echo: bool | None | NotGiven = NOT_GIVEN,
+        frequency_penalty: float | None | NotGiven = NOT_GIVEN,
+        logit_bias: Mapping[str, float] | None | NotGiven = NOT_GIVEN,
+        logprobs: int | None | NotGiven = NOT_GIVEN,
+        max_tokens: int | None | NotGiven = NOT_GIVEN,
+        n: int | None | NotGiven = NOT_GIVEN,
+        presence_penalty: float | None | NotGiven = NOT_GIVEN,
+        seed: int | None | NotGiven = NOT_GIVEN,
+        stop: str | Sequence[str] | None | NotGiven = NOT_GIVEN,
+        stream: bool,
+        stream_options: models.ChatCompletionStreamOptions | Mapping[str, Any] | NotGiven = NOT_GIVEN,
+        suffix: str | None | NotGiven = NOT_GIVEN,
+        temperature: float | None | NotGiven = NOT_GIVEN,
+        top_p: float | None | NotGiven = NOT_GIVEN,
+        user: str | NotGiven = NOT_GIVEN,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_query: Mapping[str, Any] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | NotGiven = NOT_GIVEN,
+    ) -> models.CreateCompletionResponse | Stream[models.CreateCompletionResponse]: ...
 
     def create(
         self,
