@@ -179,3 +179,12 @@ def markdown(doc: dict[str, Any]) -> str:
         parts.append("## Notes\n")
         parts.append("".join(f"- {n}\n" for n in doc["notes"]))
     return "\n".join(parts)
+
+
+def summary(doc: dict[str, Any], vocab: int = TARGET_VOCAB, batches: Iterable[int] = (1, 32)) -> str:
+    """The compact tables for the README: V = ``vocab`` at ``batches``, the targets, the clients."""
+    return "\n".join([
+        results_table(doc, vocabs=[vocab], batches=batches),
+        targets_table(doc),
+        client_table(doc.get("client")),
+    ])

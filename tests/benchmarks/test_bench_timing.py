@@ -10,10 +10,13 @@ from benchmarks.timing import measure, roofline
 
 def test_measure_warms_up_then_repeats_within_bounds() -> None:
     calls: list[int] = []
+    # zero budget: the first call already took more than half of it, so no second warm-up
     t = measure(lambda: calls.append(1), budget_s=0.0, min_repeats=4, max_repeats=10)
-    assert t.repeats == 4 and len(calls) == 4 + 2  # first call + second warm-up are not repeats
+    assert t.repeats == 4 and len(calls) == 1 + 4
+    calls.clear()
+    # ample budget: first call + second warm-up, then repeats up to max_repeats
     t = measure(lambda: calls.append(1), budget_s=10.0, min_repeats=1, max_repeats=7)
-    assert t.repeats == 7
+    assert t.repeats == 7 and len(calls) == 2 + 7
     assert 0 <= t.min_s <= t.median_s and t.iqr_s >= 0 and t.first_s >= 0 and t.cpu_s >= 0
 
 
