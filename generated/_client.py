@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import email.utils
 import functools
+import json
 import logging
 import math
 import os
@@ -38,6 +39,7 @@ from ._errors import (
     APITimeoutError,
     InvalidRequestParameterError,
     OpenAIError,
+    redact,
     status_error,
 )
 from ._files import BinaryResponse, form_fields, read_upload
@@ -231,7 +233,11 @@ class OpenAI:
         streaming = op.streams and payload.get("stream") is True
         kwargs: dict[str, Any] = {"params": params or None}
         if op.body_kind == "json":
-            kwargs["json"] = payload
+            try:
+                kwargs["data"] = json.dumps(payload, allow_nan=False, ensure_ascii=False).encode("utf-8")
+            except ValueError as exc:  # NaN/inf, which JSON cannot carry
+                raise InvalidRequestParameterError("body", f"not representable as JSON: {exc}") from None
+            kwargs["headers"] = {"Content-Type": "application/json"}
         elif op.body_kind == "multipart":
             parts: list[tuple[str, Any]] = []
             for name, value in payload.items():
@@ -290,7 +296,7 @@ class OpenAI:
 
     def _send(self, method: str, url: str, kwargs: dict[str, Any], extra_headers: Mapping[str, str] | None,
               timeout: Timeout, stream: bool) -> requests.Response:
-        headers = self._headers(extra_headers)
+        headers = {**kwargs.pop("headers", {}), **self._headers(extra_headers)}
         if stream:
             headers["Accept"] = "text/event-stream"
         for attempt in range(self.max_retries + 1):
@@ -304,11 +310,14 @@ class OpenAI:
                     raise APITimeoutError() from None
                 self._wait(attempt, None, method, url, "timeout")
                 continue
-            except requests.RequestException as exc:
+            except (requests.ConnectionError, requests.exceptions.ChunkedEncodingError) as exc:
                 if last:
                     raise APIConnectionError(f"Connection error: {type(exc).__name__}") from None
                 self._wait(attempt, None, method, url, "connection error")
                 continue
+            except requests.RequestException as exc:  # a bad URL or header: retrying cannot help
+                raise APIConnectionError(
+                    f"Request not sent: {type(exc).__name__}: {redact(str(exc), self._api_key)}") from None
             log.debug("HTTP response: %s %s %d", method, url, response.status_code)
             if response.status_code < 400:
                 return response

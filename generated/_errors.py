@@ -121,11 +121,14 @@ _BY_STATUS: dict[int, type[APIStatusError]] = {
 
 
 def redact(value: Any, secret: str | None) -> Any:
-    """``value`` with every occurrence of ``secret`` in its strings replaced by ``***``."""
+    """``value`` with every occurrence of ``secret`` (as is, stripped, or repr-escaped) in its strings
+    replaced by ``***``."""
     if not secret:
         return value
     if isinstance(value, str):
-        return value.replace(secret, "***")
+        for form in sorted({secret, secret.strip(), repr(secret)[1:-1]} - {""}, key=len, reverse=True):
+            value = value.replace(form, "***")
+        return value
     if isinstance(value, Mapping):
         return {redact(k, secret): redact(v, secret) for k, v in value.items()}
     if isinstance(value, list):

@@ -254,3 +254,18 @@ def test_invalid_max_retries_is_refused() -> None:
     with pytest.raises(InvalidRequestParameterError) as info:
         OpenAI(api_key=API_KEY, max_retries=-1)
     assert info.value.param == "max_retries"
+
+
+def test_bad_base_url_and_unencodable_bodies_fail_at_once(caplog: pytest.LogCaptureFixture) -> None:
+    client = OpenAI(api_key=API_KEY, base_url="no-scheme.invalid/v1")
+    with caplog.at_level(logging.INFO, logger="generated"), pytest.raises(APIConnectionError) as info:
+        client.models.list()
+    assert "MissingSchema" in str(info.value)
+    assert _retry_delays(caplog) == []  # not retried
+    bad_key = OpenAI(api_key=API_KEY + "\n", base_url="http://127.0.0.1:9/v1")
+    with pytest.raises(APIConnectionError) as header_error:
+        bad_key.models.list()
+    assert API_KEY not in str(header_error.value)
+    with pytest.raises(InvalidRequestParameterError) as nan:
+        client.completions.create(model="m1", prompt="x", extra_body={"temperature": float("nan")})
+    assert nan.value.param == "body"
