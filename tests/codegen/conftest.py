@@ -7,9 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from generated import OpenAI
-from tests.codegen.scripted_server import ScriptedServer, scripted_server
-
-API_KEY = "sk-test-SECRET-0123456789abcdef"
+from tests.codegen.scripted_server import API_KEY, ScriptedServer, scripted_server
 
 
 @pytest.fixture()

@@ -20,6 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+#: the key test clients use; tests assert it never leaks
+API_KEY = "sk-test-SECRET-0123456789abcdef"
+
 
 @dataclass
 class Reply:

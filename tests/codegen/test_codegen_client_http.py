@@ -27,8 +27,7 @@ from generated import (
     UnprocessableEntityError,
     models,
 )
-from tests.codegen.conftest import API_KEY
-from tests.codegen.scripted_server import Recorded, Reply, ScriptedServer, closed_port
+from tests.codegen.scripted_server import API_KEY, Recorded, Reply, ScriptedServer, closed_port
 
 MODEL = {"id": "m1", "object": "model", "created": 1, "owned_by": "me"}
 COMPLETION = {
