@@ -159,6 +159,12 @@ def markdown(doc: dict[str, Any]) -> str:
         "## Results\n",
         results_table(doc),
     ]
+    slow_first = [r for r in doc["results"] if r.get("status") == "ok" and r.get("first_call_s", 0) > 0.5
+                  and r["first_call_s"] > 10 * r["median_s"]]
+    if slow_first:
+        parts.append("Cells whose first call was slow (compilation on a cold numba cache, lazy initialisation): " +
+                     "; ".join(f"{r['impl']} {r['config']} V={r['vocab']} B={r['batch']} {r['shape']}: "
+                               f"{r['first_call_s']:.2f} s" for r in slow_first) + ".\n")
     if doc.get("first_call"):
         parts.append("## First call (compilation / lazy initialisation)\n")
         parts.append("| impl | prepare s | first call s | steady s |\n|---|---|---|---|\n" + "".join(

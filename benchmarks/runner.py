@@ -185,6 +185,7 @@ def run_plan(
                         elif skip:
                             row.update(status="skipped", note=skip)
                         else:
+                            t_cell = time.perf_counter()
                             try:
                                 t_prep = time.perf_counter()
                                 step = impl.prepare(inputs)
@@ -201,6 +202,8 @@ def run_plan(
                                     repeats=t.repeats,
                                     per_row_s=t.median_s / batch,
                                     roofline_ratio=t.median_s / roof["roofline_s"],
+                                    cell_wall_s=time.perf_counter() - t_cell,
+                                    first_call_s=t.first_s,
                                 )
                                 if impl.name not in first_seen:
                                     first_seen.add(impl.name)

@@ -5,7 +5,8 @@ One step over the (B, V) float32 tensor: OpenAI-formula penalties from per-row c
 (``TemperatureLogitsWarper``: divide), top_p as ``TopPLogitsWarper`` does it (ascending
 ``torch.sort``, softmax, cumsum, mask tokens whose cumulative mass is ``<= 1 - top_p``, keep the
 last), ``softmax`` + ``torch.multinomial``; top-k log-probabilities by ``log_softmax`` +
-``topk``. ``torch.set_num_threads`` is set to the benchmark's thread count.
+``topk``. ``torch.set_num_threads`` follows oairef-numba's use of threads: 1 at B = 1 (the fast path
+samples a single row on one thread), the benchmark's thread count for B > 1.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ class TorchWarpers:
     def prepare(self, inputs: StepInputs) -> Prepared:
         import torch
 
-        torch.set_num_threads(self.threads)
+        torch.set_num_threads(1 if inputs.batch == 1 else self.threads)
         gen = torch.Generator().manual_seed(0)
         c = inputs.config
         x0 = torch.from_numpy(inputs.logits)
