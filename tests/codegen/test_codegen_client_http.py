@@ -268,3 +268,17 @@ def test_bad_base_url_and_unencodable_bodies_fail_at_once(caplog: pytest.LogCapt
     with pytest.raises(InvalidRequestParameterError) as nan:
         client.completions.create(model="m1", prompt="x", extra_body={"temperature": float("nan")})
     assert nan.value.param == "body"
+
+
+def test_multipart_and_other_endpoints_refuse_out_of_range_arguments(client: OpenAI, server: ScriptedServer) -> None:
+    calls = [
+        (lambda: client.audio.transcriptions.create(file=b"x", model="whisper-1", temperature=5), "temperature"),
+        (lambda: client.images.generate(prompt="x", n=11), "n"),
+        (lambda: client.audio.speech.create(model="tts-1", input="x", voice="alloy", speed=10), "speed"),
+        (lambda: client.embeddings.create(model="m", input="x", encoding_format="hex"), "encoding_format"),
+    ]
+    for call, param in calls:
+        with pytest.raises(InvalidRequestParameterError) as info:
+            call()
+        assert info.value.param == param
+    assert server.requests == []
