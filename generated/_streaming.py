@@ -124,6 +124,11 @@ class Stream(Generic[T]):
 
     def _events(self) -> Iterator[T]:
         try:
+            content_type = self.response.headers.get("content-type", "")
+            if content_type.startswith("application/json"):
+                raise APIResponseValidationError(
+                    "asked for a stream but the server answered with a JSON body",
+                    status_code=self.response.status_code, body=redact(self.response.text[:1000], self._secret))
             for sse in iter_events(_iter_bytes(self.response)):
                 if sse.data.startswith("[DONE]"):
                     return

@@ -278,3 +278,12 @@ def test_with_options_copies_the_client(client: OpenAI, server: ScriptedServer) 
     with pytest.raises(InternalServerError):
         quick.models.retrieve("m1")
     assert len(server.requests) == 1
+
+
+def test_a_json_answer_to_a_stream_request_is_an_error_not_an_empty_stream(
+        client: OpenAI, server: ScriptedServer) -> None:
+    from generated import APIResponseValidationError
+
+    server.add("POST", "/v1/chat/completions", Reply(json={"id": "c1", "object": "chat.completion"}))
+    with pytest.raises(APIResponseValidationError, match="JSON body"):
+        list(client.chat.completions.create(model="m1", messages=MESSAGES, stream=True))
