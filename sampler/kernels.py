@@ -36,6 +36,8 @@ from .params import SamplingParams
 _SMALL = 32
 #: default smallest batch sent to the parallel kernel
 PARALLEL_MIN_BATCH = 4
+#: ... and the smallest number of logits (B * V) worth the parallel kernel
+PARALLEL_MIN_WORK = 1 << 20
 _NEXP = 2048
 
 OK, ST_NAN, ST_POSINF, ST_ALLNEG, ST_BIAS_ID, ST_HIST_ID, ST_EMPTY = 0, 1, 2, 3, 4, 5, 6
@@ -58,7 +60,7 @@ _C = tuple(1.0 / math.factorial(i) for i in range(14))
 _C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = _C[2:]
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _exp_poly(x: float) -> tuple[float, float]:
     kf = np.floor(x * _INV_LN2 + 0.5)
     r = (x - kf * _LN2_HI) - kf * _LN2_LO
@@ -134,7 +136,7 @@ def _sum(a: np.ndarray) -> float:
     return s
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _before(w: np.ndarray, a: int, b: int) -> bool:
     """True when token ``a`` precedes ``b`` in the nucleus order (w desc, id asc)."""
     return w[a] > w[b] or (w[a] == w[b] and a < b)
@@ -239,7 +241,7 @@ def _crossing(
     return cand[m - 1], cum
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def _insert_top(ids: np.ndarray, vals: np.ndarray, m: int, k: int, j: int, v: float) -> int:
     """Insert ``(j, v)`` into the descending top list (ids ascending within ties); returns new size."""
     if m == k and not v > vals[m - 1]:
@@ -568,12 +570,13 @@ def workspace(slots: int, V: int) -> tuple[np.ndarray, np.ndarray]:
     return ws
 
 
-def use_parallel(batch: int, parallel: bool | None) -> bool:
-    """Rows go to the ``prange`` kernel when asked, or by default when ``batch >= PARALLEL_MIN_BATCH``
-    and numba has more than one thread (on an oversubscribed machine pass ``parallel=False``)."""
+def use_parallel(batch: int, vocab_size: int, parallel: bool | None) -> bool:
+    """Rows go to the ``prange`` kernel when asked, or by default when the batch is big enough to pay
+    for the thread hand-off (``batch >= PARALLEL_MIN_BATCH`` and ``batch * V >= PARALLEL_MIN_WORK``)
+    and numba has more than one thread. On an oversubscribed machine pass ``parallel=False``."""
     if parallel is not None:
         return parallel
-    return batch >= PARALLEL_MIN_BATCH and get_num_threads() > 1
+    return batch >= PARALLEL_MIN_BATCH and batch * vocab_size >= PARALLEL_MIN_WORK and get_num_threads() > 1
 
 
 def sample_batch_full(
@@ -603,7 +606,7 @@ def sample_batch_full(
     if B and (not np.all(u >= 0.0) or not np.all(u < 1.0)):
         raise ValueError("every u must lie in [0, 1)")
     packed = _pack(params_list, histories)
-    if use_parallel(B, parallel):
+    if use_parallel(B, a.shape[1], parallel):
         ws_f, ws_i = workspace(config.NUMBA_NUM_THREADS, a.shape[1])
         kernel = _sample_rows_parallel
     else:

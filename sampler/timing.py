@@ -117,7 +117,9 @@ sample_batch(z.astype(np.float64), [SamplingParams(top_p=0.9)] * 2, [[1], []], [
 t3 = time.perf_counter()
 sample_next(z[0], SamplingParams(), [], 0.5)
 t4 = time.perf_counter()
-print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f} {t4 - t3:.3f}")
+sample_batch(z, [SamplingParams(top_p=0.9)] * 2, [[1], []], [0.1, 0.2], 3, parallel=True)
+t5 = time.perf_counter()
+print(f"{t1 - t0:.3f} {t2 - t1:.3f} {t3 - t2:.3f} {t4 - t3:.3f} {t5 - t4:.3f}")
 """
 
 
@@ -130,8 +132,8 @@ def compile_time(cold: bool = True) -> dict[str, float]:
         if cold:
             env["NUMBA_CACHE_DIR"] = cache
         out = subprocess.run([sys.executable, "-c", _COLD], env=env, capture_output=True, text=True, check=True)
-    imp, f32, f64, one = (float(x) for x in out.stdout.split())
-    return {"import_s": imp, "batch_float32_s": f32, "batch_float64_s": f64, "sample_next_s": one}
+    imp, f32, f64, one, par = (float(x) for x in out.stdout.split())
+    return {"import_s": imp, "batch_float32_s": f32, "batch_float64_s": f64, "sample_next_s": one, "parallel_float32_s": par}
 
 
 def main(argv: list[str] | None = None) -> int:

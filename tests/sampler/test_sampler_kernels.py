@@ -210,8 +210,12 @@ def test_batch_rows_are_independent_and_match_reference(dtype: type) -> None:
     ]
     hists = [[int(x) for x in rng.integers(0, V, size=int(rng.integers(0, 30)))] for _ in range(B)]
     us = rng.random(B)
-    tokens, chosen, top_ids, top_lps = sample_batch(z, params, hists, us, k)
+    tokens, chosen, top_ids, top_lps = sample_batch(z, params, hists, us, k, parallel=False)
     assert top_ids.shape == (B, k) and top_lps.shape == (B, k)
+    # the prange kernel (rows on worker threads, per-thread scratch) gives identical results
+    par = sample_batch(z, params, hists, us, k, parallel=True)
+    for a, b in zip(par, (tokens, chosen, top_ids, top_lps), strict=True):
+        assert np.array_equal(a, b)
     for r in range(B):
         if not ambiguous(z[r], params[r], hists[r], float(us[r])):
             assert tokens[r] == R.sample_reference(z[r], params[r], hists[r], float(us[r]))
