@@ -54,7 +54,7 @@ def llama_server(model_path: str | None = None, startup_timeout_s: float = 90.0,
     """
     port = _free_port()
     cmd = [sys.executable, "-m", "llama_cpp.server", "--model", model_path or smollm2_gguf(),
-           "--host", "127.0.0.1", "--port", str(port), "--n_threads", "1"]
+           "--host", "127.0.0.1", "--port", str(port)]
     log = open(log_path or os.devnull, "w")  # noqa: SIM115 (closed below)
     proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}/v1"

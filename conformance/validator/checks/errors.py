@@ -10,6 +10,8 @@ from conformance.validator.client import Exchange
 
 PROMPT = "Hello"
 MESSAGES = [{"role": "user", "content": "Hello"}]
+#: Stop strings that end a runaway generation within a few tokens.
+BOUNDING_STOPS = [" ", "\n", ".", ","]
 
 
 def error_param(ex: Exchange) -> Any:
@@ -81,8 +83,9 @@ def _matrix() -> list[tuple[str, str, dict[str, Any], bool]]:
         rows.append((ep, "logit_bias", {"logit_bias": {"100000000": 1}}, False))
         rows.append((ep, "stop", {"stop": ["zq1", "zq2", "zq3", "zq4"]}, True))
         rows.append((ep, "stop", {"stop": ["zq1", "zq2", "zq3", "zq4", "zq5"]}, False))
-        rows.append((ep, "max_tokens", {"max_tokens": -1}, False))
-        rows.append((ep, "max_tokens", {"max_tokens": 10**8}, False))
+        # stop strings bound the cost should a provider accept these and generate without limit
+        rows.append((ep, "max_tokens", {"max_tokens": -1, "stop": BOUNDING_STOPS}, False))
+        rows.append((ep, "max_tokens", {"max_tokens": 10**8, "stop": BOUNDING_STOPS}, False))
     rows += [("completions", "best_of", {"best_of": v}, True) for v in (1, 20)]
     rows += [("completions", "best_of", {"best_of": v}, False) for v in (0, 21)]
     rows += [("completions", "logprobs", {"logprobs": v}, True) for v in (0, 5)]

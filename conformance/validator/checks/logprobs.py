@@ -11,6 +11,8 @@ from conformance.validator.probing import TOP_K, choice_top, spread_dist
 
 PROMPT = "The cat sat on the"
 TOL = 1e-4
+#: Stop strings that end a runaway generation within a few tokens.
+BOUNDING_STOPS = [" ", "\n", ".", ","]
 
 
 def completion_logprob_problems(choice: dict[str, Any], k: int, prompt: str, echo: bool) -> list[str]:
@@ -115,7 +117,8 @@ def echo(ctx: Context) -> Outcome:
     if not (c.get("text") or "").startswith(PROMPT):
         failures.append(f"echo: text {c.get('text')!r} does not start with the prompt")
     failures += [f"echo: {p}" for p in completion_logprob_problems(c, 2, PROMPT, echo=True)]
-    ex0 = ctx.completion(prompt=PROMPT, max_tokens=0, logprobs=1, echo=True)
+    # stop strings bound the cost should a provider read max_tokens 0 as "no limit"
+    ex0 = ctx.completion(prompt=PROMPT, max_tokens=0, logprobs=1, echo=True, stop=BOUNDING_STOPS)
     evidence = [ex.excerpt(), ex0.excerpt()]
     c0 = (ctx.ok(ex0, "echo, max_tokens 0").get("choices") or [{}])[0]
     if c0.get("text") != PROMPT:
