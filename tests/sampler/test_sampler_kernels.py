@@ -149,6 +149,20 @@ def test_ties_flat_and_coarse_logits() -> None:
                 check_equal(z2, SamplingParams(top_p=top_p), [], u)
 
 
+@pytest.mark.parametrize("V", [4, 8, 64])
+def test_exact_boundaries_agree(V: int) -> None:
+    """Equal logits make every cumulative boundary exact: both sides must treat them identically."""
+    z = np.zeros(V, np.float32)
+    for k in range(1, V):
+        u = k / V
+        assert sample_next(z, SamplingParams(), [], u) == k == R.sample_reference(z, SamplingParams(), [], u)
+        below = float(np.nextafter(u, 0.0))
+        assert sample_next(z, SamplingParams(), [], below) == k - 1 == R.sample_reference(z, SamplingParams(), [], below)
+        # top_p exactly at a prefix mass keeps that prefix (cumulative >= top_p)
+        p = SamplingParams(top_p=k / V)
+        assert sample_next(z, p, [], 0.999999) == k - 1 == R.sample_reference(z, p, [], 0.999999)
+
+
 def test_greedy_argmax_ties_and_bias() -> None:
     z = np.array([1.0, 7.0, 7.0, -np.inf, 7.0], np.float32)
     p = SamplingParams(temperature=0.0)
