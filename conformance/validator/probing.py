@@ -271,7 +271,7 @@ class PromptRepeatProbe:
 
 
 def prompt_repeat_probe(ctx: Context) -> PromptRepeatProbe:
-    """``P + x + ". " + P`` for a spread prompt P and one of its likely next tokens x: the prompt now
+    """``P + x + "\\n" + P`` for a spread prompt P and one of its likely next tokens x: the prompt now
     contains x, and (models condition mostly on the recent context) x is likely again next."""
     if "prompt_repeat" in ctx.cache:
         return ctx.cache["prompt_repeat"]
@@ -279,7 +279,9 @@ def prompt_repeat_probe(ctx: Context) -> PromptRepeatProbe:
     for p in SPREAD_PROMPTS[:4]:
         d = baseline_first_step(ctx, p)
         for x in [t for t in d.sorted_tokens() if not looks_special(t)][:2]:
-            p2 = p + x + ". " + p
+            p2 = p + x + "\n" + p
+            if not prompt_contains_token(ctx, p2, x):
+                continue
             d2 = baseline_first_step(ctx, p2)
             if x in d2.logprobs and not any(looks_special(t) for t in d2.logprobs):
                 q = math.exp(d2.logprobs[x])
@@ -312,6 +314,18 @@ def token_id(ctx: Context, text: str) -> int:
         raise Skipped(f"/extras/tokenize gives {ids!r} for {text!r}, not a single token id")
     cache[text] = int(ids[0])
     return int(ids[0])
+
+
+def prompt_contains_token(ctx: Context, prompt: str, x: str) -> bool:
+    """Whether ``prompt`` tokenizes with ``x`` as one of its tokens (by /extras/tokenize when the provider
+    has it; otherwise by text, the best available guess)."""
+    try:
+        x_id = token_id(ctx, x)
+    except Skipped:
+        return x in prompt
+    ex = ctx.client.post("/extras/tokenize", {"model": ctx.model, "input": prompt})
+    ids = (ex.json() or {}).get("tokens") if ex.status == 200 else None
+    return x_id in ids if isinstance(ids, list) else x in prompt
 
 
 def conditional(counts: Counter[str], tokens: list[str]) -> tuple[list[int], int]:

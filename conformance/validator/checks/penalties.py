@@ -72,7 +72,7 @@ def frequency(ctx: Context) -> Outcome:
     "penalties.prompt_not_counted",
     "penalties count sampled tokens only, not the prompt",
     rules.PENALTIES,
-    """A prompt P + x + ". " + P containing token x after which x is likely again; one-token completions with
+    """A prompt P + x + "\\n" + P containing token x after which x is likely again; one-token completions with
     presence_penalty = 1.5 (T = 1). Nothing has been sampled yet, so the contract predicts the unpenalised
     reported distribution; a provider that counts prompt tokens lowers x (and other prompt tokens) already
     at step 1.""",
@@ -88,8 +88,10 @@ def prompt_not_counted(ctx: Context) -> Outcome:
     n = sum(counts.get(t, 0) for t in tokens)
     share = counts.get(probe.x, 0) / n if n else 0.0
     predicted = probs[tokens.index(probe.x)]
-    hint = ("lower than predicted: consistent with prompt tokens being counted" if share < predicted
-            else "not lower than predicted")
+    if test.p_value <= ctx.settings.alpha and share < predicted:
+        hint = "significantly lower than predicted: prompt tokens are counted"
+    else:
+        hint = "no significant drop: prompt tokens not counted"
     return Outcome(None, f"share of {probe.x!r} {share:.3f} vs predicted {predicted:.3f} ({hint})",
                    tests=[test], details={"baseline": d.as_dict(), "x": probe.x, "x_share": share,
                                           "x_predicted": predicted})
