@@ -3,13 +3,16 @@
 - ``oairef-reference``: per row, :func:`sampler.reference.sample_reference` with the row's
   history and uniform, plus (config ``full``) ``raw_logprobs`` + ``top_k_logprobs``.
 - ``oairef-numba``: B = 1 without logprobs calls :func:`sampler.sample_next`; otherwise one call of
-  :func:`sampler.sample_batch` over all rows (which also returns the top-k raw logprobs). Its
+  :func:`sampler.sample_batch` over all rows (which also returns the top-k raw logprobs; with
+  ``logprobs=False`` when the config reports none, so it does no log-probability work the peers skip).
+  Rows run on numba's thread pool when ``sample_batch`` decides to (its default). Its
   first call (numba compilation or cache load) is reported separately by the runner.
 """
 
 from __future__ import annotations
 
 import importlib
+import inspect
 from typing import Any
 
 import numpy as np
@@ -111,9 +114,13 @@ class OairefNumba:
             return step_one
         params_list = [params] * inputs.batch
         histories = list(inputs.histories)
+        # ask for log-probabilities only when the config reports them (as the peers do)
+        extra: dict[str, Any] = {}
+        if "logprobs" in inspect.signature(mod.sample_batch).parameters:
+            extra["logprobs"] = bool(k)
 
         def step_batch() -> np.ndarray:
-            tokens = mod.sample_batch(logits, params_list, histories, us, k)[0]
+            tokens = mod.sample_batch(logits, params_list, histories, us, k, **extra)[0]
             return np.asarray(tokens, dtype=np.int64)
 
         return step_batch
