@@ -301,20 +301,22 @@ def _sample_row(
     if rmax == -np.inf:
         return ST_ALLNEG, -1, 0.0, 0.0
     touched = False
-    # 1. penalties, from the generated history only (sparse: sort a copy of the history)
+    # 1. penalties, from the generated history only (sparse: counts kept in the int scratch at the
+    #    history's ids only, so the cost is O(len(history)), never O(V))
     if hist.size > 0 and (presence != 0.0 or frequency != 0.0):
-        h = np.sort(hist)
-        if h[0] < 0 or h[h.size - 1] >= V:
-            return ST_HIST_ID, -1, 0.0, 0.0
-        i = 0
-        while i < h.size:
-            t = h[i]
-            c = 0
-            while i < h.size and h[i] == t:
-                c += 1
-                i += 1
-            pen = float(c) * frequency + presence
-            w[t] = w[t] - pen
+        for i in range(hist.size):
+            t = hist[i]
+            if t < 0 or t >= V:
+                return ST_HIST_ID, -1, 0.0, 0.0
+            ibuf[t] = 0
+        for i in range(hist.size):
+            ibuf[hist[i]] += 1
+        for i in range(hist.size):
+            t = hist[i]
+            c = ibuf[t]
+            if c > 0:
+                w[t] = w[t] - (float(c) * frequency + presence)
+                ibuf[t] = 0  # applied once per distinct id
         touched = True
     # 2. logit_bias
     for i in range(bias_ids.size):
