@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.errors import APIError, from_pydantic, invalid
+from conformance.errors import APIError, from_pydantic, invalid, model_not_found
 from conformance.faults import Fault
 from sampler import InvalidParameter, SamplingParams
 
@@ -210,8 +210,6 @@ def parse_completion(body: dict[str, Any], *, model: Any, model_id: str, fault: 
     body = fault.request(body)
     _validate("completion", body)
     if body["model"] != model_id:
-        from conformance.errors import model_not_found
-
         raise model_not_found(body["model"])
     suffix = body.get("suffix")
     if suffix not in (None, ""):
@@ -276,8 +274,6 @@ def parse_chat(body: dict[str, Any], *, model: Any, model_id: str, fault: Fault,
     body = fault.request(body)
     _validate("chat", body)
     if body["model"] != model_id:
-        from conformance.errors import model_not_found
-
         raise model_not_found(body["model"])
     if body.get("max_completion_tokens") is not None:
         max_tokens, mt_param = body["max_completion_tokens"], "max_completion_tokens"

@@ -80,31 +80,37 @@ def _sse(obj: dict[str, Any]) -> str:
     return f"data: {json.dumps(obj, ensure_ascii=False, allow_nan=False)}\n\n"
 
 
-async def _stream_events(state: ServerState, job: Job,
-                         to_chunks: Callable[[Delta], list[dict[str, Any]]],
-                         opening: list[dict[str, Any]],
-                         usage_chunk: Callable[[int, int], dict[str, Any]]) -> AsyncIterator[str]:
-    """SSE text of a streamed job; generation stops when the consumer goes away."""
+async def _open_stream(state: ServerState, job: Job) -> tuple[JobStream, threading.Event]:
+    """The engine stream of ``job`` and its cancel flag, opened before the 200 goes out so that an
+    engine-side parameter error is still a 400."""
     cancel = threading.Event()
-    lock = threading.Lock()
-    state.stats.begin()
-    completed = False
-    stream: JobStream | None = None
-
-    def step() -> Delta | None:
-        with lock:
-            assert stream is not None
-            return next(stream, None)
-
-    def close() -> None:
-        with lock:
-            if stream is not None:
-                stream.close()
-
     try:
         stream = await run_in_threadpool(JobStream, state.model, job,
                                          count_prompt_in_penalties=state.fault.count_prompt_in_penalties,
                                          cancelled=cancel.is_set)
+    except InvalidParameter as exc:
+        raise invalid(exc.param, exc.message) from None
+    return stream, cancel
+
+
+async def _stream_events(state: ServerState, job: Job, stream: JobStream, cancel: threading.Event,
+                         to_chunks: Callable[[Delta], list[dict[str, Any]]],
+                         opening: list[dict[str, Any]],
+                         usage_chunk: Callable[[int, int], dict[str, Any]]) -> AsyncIterator[str]:
+    """SSE text of a streamed job; generation stops when the consumer goes away."""
+    lock = threading.Lock()
+    state.stats.begin()
+    completed = False
+
+    def step() -> Delta | None:
+        with lock:
+            return next(stream, None)
+
+    def close() -> None:
+        with lock:
+            stream.close()
+
+    try:
         for chunk in opening:
             yield _sse(chunk)
         while True:
@@ -160,7 +166,8 @@ async def create_completion(request: Request) -> Response:
             return R.completion_body(rid=rid, created=created, model_id=job.model, choices=[],
                                      usage_=R.usage(pt, ct))
 
-        return StreamingResponse(_stream_events(state, job, to_chunks, [], usage_chunk),
+        stream, cancel = await _open_stream(state, job)
+        return StreamingResponse(_stream_events(state, job, stream, cancel, to_chunks, [], usage_chunk),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
 
     result = await _generate(request, state, job)
@@ -210,7 +217,8 @@ async def create_chat_completion(request: Request) -> Response:
             return R.chat_body(rid=rid, created=created, model_id=job.model, choices=[],
                                usage_=R.usage(pt, ct), chunk=True)
 
-        return StreamingResponse(_stream_events(state, job, to_chunks, opening, usage_chunk),
+        stream, cancel = await _open_stream(state, job)
+        return StreamingResponse(_stream_events(state, job, stream, cancel, to_chunks, opening, usage_chunk),
                                  media_type="text/event-stream", headers=SSE_HEADERS)
 
     result = await _generate(request, state, job)

@@ -24,7 +24,7 @@ from typing import Any
 
 from fastapi import Depends, FastAPI, Request
 
-from conformance.errors import APIError, install_error_handlers
+from conformance.errors import APIError, install_error_handlers, model_not_found
 from conformance.faults import NO_FAULT, Fault, get_fault
 
 LOGPROBS_MODES = ("raw", "processed")
@@ -75,8 +75,6 @@ class ServerState:
     def check_model(self, requested: str) -> None:
         """404 ``model_not_found`` unless ``requested`` is the served model's id."""
         if requested != self.model_id:
-            from conformance.errors import model_not_found
-
             raise model_not_found(requested)
 
 

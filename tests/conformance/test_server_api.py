@@ -138,3 +138,36 @@ def test_extras_model_must_match(server: tuple[str, Any]) -> None:
     url, _ = server
     r = post(url.removesuffix("/v1"), "/extras/tokenize", {"input": "x", "model": "other"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "model_not_found"
+
+
+class NaNAfter:
+    """The tiny model, but its logits turn NaN once the context is longer than ``limit`` tokens."""
+
+    def __init__(self, limit: int) -> None:
+        from sampler import TinyModel
+
+        self._m, self.limit = TinyModel(), limit
+        self.name, self.vocab_size, self.eos_token_id, self.n_ctx = "tiny", self._m.vocab_size, self._m.eos_token_id, 2048
+
+    def logits(self, ids: list[int]) -> Any:
+        z = self._m.logits(ids)
+        return z * float("nan") if len(ids) > self.limit else z
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._m, name)
+
+
+def test_model_failure_is_reported_in_shape_and_server_survives() -> None:
+    import json
+
+    for url, _ in serve(model=NaNAfter(limit=4)):
+        body = {"model": "tiny", "prompt": "The", "max_tokens": 10, "logit_bias": {"2048": -100}}
+        r = post(url, "/completions", body)
+        assert r.status_code == 500
+        err = _is_openai_error(r.json())
+        assert err["type"] == "server_error" and "InvalidLogits" in err["message"]
+        r = post(url, "/completions", {**body, "stream": True})
+        events = [line[6:] for line in r.text.splitlines() if line.startswith("data: ")]
+        errors = [json.loads(e) for e in events if e != "[DONE]" and "error" in json.loads(e)]
+        assert len(errors) == 1 and errors[0]["error"]["type"] == "server_error"
+        assert httpx.get(url + "/models").status_code == 200
