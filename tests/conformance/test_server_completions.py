@@ -217,3 +217,29 @@ def test_generated_client_round_trip(server: tuple[str, Any]) -> None:
     chat = gen.chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hello"}],
                                        max_completion_tokens=5, seed=1)
     assert chat.choices[0].message.role == "assistant"
+    streamed = list(gen.completions.create(model="tiny", prompt=PROMPT, max_tokens=7, seed=4, logprobs=1, stream=True,
+                                           stream_options={"include_usage": True}))
+    assert "".join(c.choices[0].text for c in streamed if c.choices) == out.choices[0].text
+    assert streamed[-1].usage is not None and streamed[-1].usage.completion_tokens == out.usage.completion_tokens
+    with pytest.raises(generated.NotFoundError):
+        gen.completions.create(model="not-served", prompt="x")
+
+
+def test_processed_logprobs_mode_reports_the_sampled_distribution() -> None:
+    from sampler import SamplingParams
+    from sampler.reference import processed_logprobs
+
+    for url, app in serve(logprobs_mode="processed"):
+        model = app.state.oairef.model
+        ids = model.tokenize(PROMPT)
+        for top_p in (0.3, 0.95):
+            body = _create(url, prompt=PROMPT, max_tokens=1, logprobs=5, top_p=top_p, temperature=1.5, seed=1)
+            top = body["choices"][0]["logprobs"]["top_logprobs"][0]
+            expected = processed_logprobs(model.logits(ids), SamplingParams(top_p=top_p, temperature=1.5))
+            # only tokens the sampler could draw (probability > 0) are listed
+            best = [x for x in sorted(expected, reverse=True)[:5] if np.isfinite(x)]
+            assert sorted(top.values(), reverse=True) == pytest.approx(best, abs=1e-5)
+            assert all(v <= 0 for v in top.values())
+        chat = client(url).chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}],
+                                                   max_tokens=3, logprobs=True, top_logprobs=20, top_p=0.2, seed=2)
+        assert chat.choices[0].logprobs is not None
