@@ -93,7 +93,11 @@ class JobStream:
         self._stream = sampler.stream_complete(model, job.prompts, job.params,
                                                count_prompt_in_penalties=count_prompt_in_penalties,
                                                cancelled=cancelled)
-        self._leak = _StreamLeak(job.stop_leak) if job.stop_leak else None
+        self._leak = None
+        if job.stop_leak:
+            n = job.params.n
+            echoed = [len(_prompt_text(model, ids)) if job.params.echo else 0 for ids in job.prompts]
+            self._leak = _StreamLeak(job.stop_leak, lambda index: echoed[index // n])
         self._iter = self._run()
 
     @property
@@ -125,11 +129,13 @@ class JobStream:
 
 
 class _StreamLeak:
-    """``stop_leak`` for streams: pass text through until a stop string has appeared, then emit up
-    to its end, finish the choice with ``stop`` and drop the rest of that choice."""
+    """``stop_leak`` for streams: pass text through until a stop string has appeared in the
+    completion (an echoed prompt, the first ``echo_len(index)`` characters, is not searched), then
+    emit up to its end, finish the choice with ``stop`` and drop the rest of that choice."""
 
-    def __init__(self, stops: tuple[str, ...]) -> None:
+    def __init__(self, stops: tuple[str, ...], echo_len: Callable[[int], int]) -> None:
         self.stops = stops
+        self.echo_len = echo_len
         self.text: dict[int, str] = {}
         self.done: set[int] = set()
 
@@ -138,10 +144,11 @@ class _StreamLeak:
             return
         before = self.text.get(d.index, "")
         full = before + d.text
-        cut, matched = leak_stop(full, list(self.stops))
+        skip = self.echo_len(d.index)
+        cut, matched = leak_stop(full[skip:], list(self.stops))
         if matched:
             self.done.add(d.index)
-            yield Delta(d.index, cut[len(before):], d.logprobs, "stop")
+            yield Delta(d.index, (full[:skip] + cut)[len(before):], d.logprobs, "stop")
             return
         self.text[d.index] = full
         yield d

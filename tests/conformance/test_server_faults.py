@@ -70,6 +70,14 @@ def test_stop_leak(normal: str) -> None:
                                        "stop": stop, "stream": True})
         chunks = [json.loads(e) for e in sse_events(r)[:-1]]
         assert "".join(c["choices"][0]["text"] for c in chunks) == full[: i + len(stop)]
+        # an echoed prompt is not searched for the stop string
+        echo_stop = PROMPT[4:10]
+        body = _completion(url, temperature=0, max_tokens=30, stop=echo_stop, echo=True)
+        assert body["choices"][0]["text"].startswith(PROMPT)
+        r = post(url, "/completions", {"model": "tiny", "prompt": PROMPT, "max_tokens": 30, "temperature": 0,
+                                       "stop": echo_stop, "echo": True, "stream": True})
+        streamed = "".join(json.loads(e)["choices"][0]["text"] for e in sse_events(r)[:-1])
+        assert streamed == body["choices"][0]["text"]
 
 
 def test_temperature_rescaled(normal: str) -> None:
