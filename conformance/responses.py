@@ -10,8 +10,11 @@ Rules:
   exactly the ``k`` most likely tokens (descending logprob, ties by id) each with its bytes. A
   ``-inf`` logprob (possible in ``processed`` mode) is written as ``-9999.0``, OpenAI's value for
   "not among the likely tokens", because JSON has no infinity.
-- Token text is the UTF-8 decoding of the token's bytes; a token that is not valid UTF-8 on its own is
-  written ``bytes:\\xNN...`` (OpenAI's convention), its ``bytes`` field keeping the exact bytes.
+- A chosen token's text is the engine's share of the decoded text (so ``"".join(tokens) == text``;
+  a token ending inside a multi-byte character has ``""`` and the next one carries the character),
+  and it appears under that same text in ``top_logprobs``. Other listed tokens are the UTF-8
+  decoding of their bytes, or ``bytes:\\xNN...`` (OpenAI's convention) when not valid UTF-8 on their
+  own; chat entries always carry the exact ``bytes``.
 - ``usage`` = the engine's counts (every candidate's generated tokens; each prompt once).
 """
 
@@ -67,8 +70,14 @@ def completion_logprobs(entries: Sequence[Any] | None, model: Any, offset_shift:
             tops.append(None)
         else:
             top: dict[str, float] = {}
+            chosen: float | None = None
             for tid, lp in e.top:
-                top.setdefault(token_text(model.token_bytes(int(tid))), finite(lp))
+                if int(tid) == int(e.token_id):
+                    chosen = finite(lp)
+                else:
+                    top.setdefault(token_text(model.token_bytes(int(tid))), finite(lp))
+            if chosen is not None:  # the chosen token wins a clash of texts (e.g. "" with end-of-text)
+                top[e.text] = chosen
             tops.append(top)
         offsets.append(int(e.text_offset) + offset_shift)
     return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": tops, "text_offset": offsets}
@@ -92,7 +101,8 @@ def chat_logprobs(entries: Sequence[Any] | None, model: Any, k: int) -> dict[str
         top = []
         for tid, lp in _ranked(e.top or [], k):
             tb = model.token_bytes(int(tid))
-            top.append({"token": token_text(tb), "logprob": finite(lp), "bytes": list(tb)})
+            text = e.text if int(tid) == int(e.token_id) else token_text(tb)
+            top.append({"token": text, "logprob": finite(lp), "bytes": list(tb)})
         content.append({"token": e.text, "logprob": finite(e.logprob), "bytes": list(data),
                         "top_logprobs": top})
     return {"content": content, "refusal": None}

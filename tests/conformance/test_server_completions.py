@@ -243,3 +243,17 @@ def test_processed_logprobs_mode_reports_the_sampled_distribution() -> None:
         chat = client(url).chat.completions.create(model="tiny", messages=[{"role": "user", "content": "hi"}],
                                                    max_tokens=3, logprobs=True, top_logprobs=20, top_p=0.2, seed=2)
         assert chat.choices[0].logprobs is not None
+
+
+def test_chosen_token_is_listed_under_its_text(server: tuple[str, Any]) -> None:
+    url, _ = server
+    seen_fragment = False
+    for seed in range(6):
+        body = _create(url, prompt="Zoë smiled 🙂 and said", max_tokens=20, logprobs=1, seed=seed, temperature=1.5,
+                       echo=True)
+        lp = body["choices"][0]["logprobs"]
+        assert "".join(lp["tokens"]) == body["choices"][0]["text"]
+        for tok, chosen, top in zip(lp["tokens"][1:], lp["token_logprobs"][1:], lp["top_logprobs"][1:], strict=True):
+            assert top[tok] == pytest.approx(chosen, abs=1e-9)
+            seen_fragment |= tok == ""
+    assert seen_fragment  # "ë" and "🙂" are split across byte-level tokens
