@@ -63,12 +63,13 @@ def _fmt_p(p: float | None) -> str:
     return "-" if p is None else f"{p:.3g}"
 
 
-def to_markdown(run: Run, title: str = "oairef validate report") -> str:
+def to_markdown(run: Run, title: str = "oairef validate report", preface: str = "") -> str:
     data = to_json(run)
     s = data["summary"]
     lines = [
         f"# {title}",
         "",
+        *([preface, ""] if preface else []),
         f"Provider `{run.base_url}`, model `{run.model}`. "
         f"{s['pass']} pass, {s['fail']} fail, {s['unsupported']} unsupported, {s['skipped']} skipped "
         f"({s['requests']} requests, {s['duration_s']} s). Settings: samples {run.settings.samples}, "
@@ -107,8 +108,8 @@ def to_markdown(run: Run, title: str = "oairef validate report") -> str:
     return "\n".join(lines)
 
 
-def write_markdown(run: Run, path: str | Path, title: str = "oairef validate report") -> None:
-    Path(path).write_text(to_markdown(run, title), encoding="utf-8")
+def write_markdown(run: Run, path: str | Path, title: str = "oairef validate report", preface: str = "") -> None:
+    Path(path).write_text(to_markdown(run, title, preface), encoding="utf-8")
 
 
 def results_table(run: Run) -> Any:

@@ -120,7 +120,11 @@ def echo(ctx: Context) -> Outcome:
     # stop strings bound the cost should a provider read max_tokens 0 as "no limit"
     ex0 = ctx.completion(prompt=PROMPT, max_tokens=0, logprobs=1, echo=True, stop=BOUNDING_STOPS)
     evidence = [ex.excerpt(), ex0.excerpt()]
-    c0 = (ctx.ok(ex0, "echo, max_tokens 0").get("choices") or [{}])[0]
+    d0 = ctx.ok(ex0, "echo, max_tokens 0")
+    c0 = (d0.get("choices") or [{}])[0]
+    generated = (d0.get("usage") or {}).get("completion_tokens")
+    if generated != 0:
+        failures.append(f"echo + max_tokens 0: usage.completion_tokens = {generated!r}, expected 0 (nothing generated)")
     if c0.get("text") != PROMPT:
         failures.append(f"echo + max_tokens 0: text {c0.get('text')!r}, expected the prompt")
     failures += [f"echo + max_tokens 0: {p}" for p in completion_logprob_problems(c0, 1, PROMPT, echo=True)]
