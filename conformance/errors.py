@@ -67,6 +67,11 @@ def invalid(param: str | None, message: str, code: str | None = "invalid_value")
     return APIError(400, message, param=param, code=code)
 
 
+def from_invalid_parameter(exc: Any) -> APIError:
+    """A 400 for the sampler's ``InvalidParameter(param, message)``: "Invalid value for 'param': ..."."""
+    return invalid(exc.param, f"Invalid value for '{exc.param}': {exc.message}")
+
+
 def model_not_found(model: str) -> APIError:
     """The 404 OpenAI answers for a model it does not serve."""
     return APIError(

@@ -27,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from conformance.errors import APIError, from_pydantic, invalid, model_not_found
+from conformance.errors import APIError, from_invalid_parameter, from_pydantic, invalid, model_not_found
 from conformance.faults import Fault
 from sampler import InvalidParameter, SamplingParams
 
@@ -117,7 +117,7 @@ def _sampling(fields: dict[str, Any]) -> SamplingParams:
     try:
         return SamplingParams(**{k: v for k, v in fields.items() if k in allowed})
     except InvalidParameter as exc:
-        raise invalid(exc.param, exc.message) from None
+        raise from_invalid_parameter(exc) from None
 
 
 def _opt(body: dict[str, Any], name: str, default: Any) -> Any:

@@ -29,7 +29,7 @@ from starlette.concurrency import run_in_threadpool
 import sampler
 from conformance import responses as R
 from conformance.body import read_json_object
-from conformance.errors import APIError, invalid, log
+from conformance.errors import APIError, from_invalid_parameter, log
 from conformance.generation import Delta, JobResult, JobStream, run_job
 from conformance.requests_parse import Job, parse_chat, parse_completion
 from conformance.server import ServerState, get_state
@@ -69,7 +69,7 @@ async def _generate(request: Request, state: ServerState, job: Job) -> JobResult
     except sampler.GenerationCancelled:
         return None
     except sampler.InvalidParameter as exc:
-        raise invalid(exc.param, exc.message) from None
+        raise from_invalid_parameter(exc) from None
     finally:
         done.set()
         await watcher
@@ -89,7 +89,7 @@ async def _open_stream(state: ServerState, job: Job) -> tuple[JobStream, threadi
                                          count_prompt_in_penalties=state.fault.count_prompt_in_penalties,
                                          cancelled=cancel.is_set)
     except InvalidParameter as exc:
-        raise invalid(exc.param, exc.message) from None
+        raise from_invalid_parameter(exc) from None
     return stream, cancel
 
 
@@ -117,7 +117,7 @@ async def _stream_events(state: ServerState, job: Job, stream: JobStream, cancel
             try:
                 delta = await run_in_threadpool(step)
             except Exception as exc:  # after the 200 went out: report in-band, as OpenAI does
-                err = invalid(exc.param, exc.message) if isinstance(exc, InvalidParameter) else APIError(
+                err = from_invalid_parameter(exc) if isinstance(exc, InvalidParameter) else APIError(
                     500, f"generation failed: {type(exc).__name__}: {exc}", type="server_error")
                 if err.status == 500:
                     log.exception("stream failed")
