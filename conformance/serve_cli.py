@@ -13,6 +13,7 @@ Then ``OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="...")``. ``--fault``
 from __future__ import annotations
 
 import argparse
+import socket
 
 from conformance.faults import FAULTS
 
@@ -54,8 +55,24 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"[red]oairef serve: {exc}")
             return 2
     state = app.state.oairef
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((args.host, args.port))  # bound here so that --port 0 can report the real port
+        sock.listen(2048)  # connections made once the banner is out wait for uvicorn
+    except OSError as exc:
+        console.print(f"[red]oairef serve: cannot listen on {args.host}:{args.port}: {exc}")
+        sock.close()
+        return 2
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
     console.print(f"serving model [bold]{state.model_id}[/] (vocab {state.model.vocab_size}, "
-                  f"context {state.model.n_ctx}) at http://{args.host}:{args.port}/v1"
+                  f"context {state.model.n_ctx}) at http://{host}:{port}/v1"
                   + (f"  [yellow]fault={args.fault}[/]" if args.fault else ""))
-    uvicorn.run(app, host=args.host, port=args.port, log_level=args.log_level)
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
     return 0

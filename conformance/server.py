@@ -4,7 +4,8 @@
 port for tests and for ``oairef validate``'s embedded target. Rules:
 
 - Endpoints: ``GET /v1/models``, ``GET /v1/models/{model}``, ``POST /v1/completions``,
-  ``POST /v1/chat/completions`` (JSON or SSE), ``POST /extras/tokenize``, ``POST /extras/detokenize``.
+  ``POST /v1/chat/completions`` (JSON or SSE), ``POST /extras/tokenize``, ``POST /extras/detokenize``,
+  and ``GET /health`` (no key needed).
 - When ``api_keys`` is non-empty every endpoint needs ``Authorization: Bearer <one of them>`` (401).
 - Errors are OpenAI-shaped (``conformance.errors``); generation runs in the threadpool, never on the
   event loop; a client that goes away stops its generation.
@@ -133,6 +134,12 @@ def create_app(model: Any, *, api_keys: Sequence[str] = (), logprobs_mode: str =
         stats=Stats(),
     )
     install_error_handlers(app, fault_obj.shape_error)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        """Liveness probe (no key needed): ``{"status": "ok", "model": id}``."""
+        return {"status": "ok", "model": app.state.oairef.model_id}
+
     deps = [Depends(require_api_key)]
     app.include_router(routes_models.router, prefix="/v1", dependencies=deps)
     app.include_router(routes_completions.router, prefix="/v1", dependencies=deps)

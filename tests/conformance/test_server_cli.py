@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
 import pytest
 
-from conformance.server import free_port
 from oairef.cli import build_parser, main
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,21 +33,17 @@ def test_serve_bad_model_path_exits_2(capsys: pytest.CaptureFixture[str]) -> Non
 
 
 def test_serve_process_answers_and_stops() -> None:
-    port = free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "oairef", "serve", "--port", str(port), "--api-key", "sk-cli",
-                             "--log-level", "warning"], cwd=ROOT, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
-    url = f"http://127.0.0.1:{port}/v1"
+    proc = subprocess.Popen([sys.executable, "-m", "oairef", "serve", "--port", "0", "--api-key", "sk-cli",
+                             "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     try:
-        deadline = time.monotonic() + 120
-        while True:
-            assert proc.poll() is None, proc.stderr.read() if proc.stderr else ""
-            try:
-                r = httpx.get(url + "/models", headers={"Authorization": "Bearer sk-cli"}, timeout=5)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "oairef serve did not start"
-                time.sleep(0.1)
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()  # "serving model tiny (...) at http://127.0.0.1:PORT/v1"
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/v1", banner)
+        assert match, banner
+        url = match.group(0)
+        assert httpx.get(url.removesuffix("/v1") + "/health", timeout=30).json()["status"] == "ok"
+        r = httpx.get(url + "/models", headers={"Authorization": "Bearer sk-cli"}, timeout=30)
         assert r.status_code == 200 and r.json()["data"][0]["id"] == "tiny"
         assert httpx.get(url + "/models", timeout=5).status_code == 401
         r = httpx.post(url + "/completions", headers={"Authorization": "Bearer sk-cli"}, timeout=30,
