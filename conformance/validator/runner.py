@@ -91,9 +91,9 @@ def run_check(chk: Check, ctx: Context) -> Result:
     try:
         outcome = chk.fn(ctx)
         verdict = decide(outcome, ctx.settings.alpha)
-        if verdict == FAIL and outcome.verdict is None and not outcome.failures:
-            worst = min(outcome.tests, key=lambda t: t.p_holm if t.p_holm is not None else 1.0)
-            outcome.failures.append(f"{worst.name}: Holm-adjusted p = {worst.p_holm:.3g} <= alpha {ctx.settings.alpha:g}")
+        if verdict == FAIL and outcome.verdict is None:
+            outcome.failures += [f"{t.name}: Holm-adjusted p = {t.p_holm:.3g} <= alpha {ctx.settings.alpha:g}"
+                                 for t in outcome.tests if t.p_holm is not None and t.p_holm <= ctx.settings.alpha]
         summary = outcome.summary
         if outcome.tests:
             pmin = min(t.p_holm if t.p_holm is not None else 1.0 for t in outcome.tests)
