@@ -163,9 +163,3 @@ def _first_model(data: Any) -> str | None:
         if isinstance(first, dict) and isinstance(first.get("id"), str):
             return first["id"]
     return None
-
-
-if __name__ == "__main__":  # pragma: no cover
-    from oairef.cli import main
-
-    sys.exit(main(["validate", *sys.argv[1:]]))
