@@ -23,7 +23,6 @@ differ from the reference only when ``u`` (or ``top_p``) lies within ~1e-12 of a
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Mapping, Sequence
 
@@ -31,6 +30,7 @@ import numpy as np
 from numba import config, get_num_threads, get_thread_id, njit, prange
 
 from .errors import InvalidLogits, InvalidParameter
+from .kernel_passes import NEXP, find_bin, fmax, gather2, numerators, raw_sum, refine, scan
 from .params import SamplingParams
 
 _SMALL = 32
@@ -38,7 +38,7 @@ _SMALL = 32
 PARALLEL_MIN_BATCH = 4
 #: ... and the smallest number of logits (B * V) worth the parallel kernel
 PARALLEL_MIN_WORK = 1 << 20
-_NEXP = 2048
+_NEXP = NEXP
 
 OK, ST_NAN, ST_POSINF, ST_ALLNEG, ST_BIAS_ID, ST_HIST_ID, ST_EMPTY = 0, 1, 2, 3, 4, 5, 6
 _MESSAGES = {
@@ -49,93 +49,6 @@ _MESSAGES = {
 }
 
 
-# exp(x) for x <= 0 as 2**k * poly(r): a Cody-Waite reduction r = x - k ln2 (|r| <= ln2 / 2) and the
-# degree-13 Taylor polynomial (truncation < 5e-18), then k is added to the exponent bits in a second
-# vectorisable pass. Accuracy ~1 ulp (numpy's exp is also ~1 ulp); results below the normal range
-# (k < -1021) are scaled by ldexp (one rounding). LLVM vectorises both passes (libm's exp it cannot).
-_LN2_HI = 6.93147180369123816490e-01
-_LN2_LO = 1.90821492927058770002e-10
-_INV_LN2 = 1.4426950408889634
-_C = tuple(1.0 / math.factorial(i) for i in range(14))
-_C2, _C3, _C4, _C5, _C6, _C7, _C8, _C9, _C10, _C11, _C12, _C13 = _C[2:]
-
-
-@njit(cache=True)
-def _exp_poly(x: float) -> tuple[float, float]:
-    kf = np.floor(x * _INV_LN2 + 0.5)
-    r = (x - kf * _LN2_HI) - kf * _LN2_LO
-    p = _C13
-    p = p * r + _C12
-    p = p * r + _C11
-    p = p * r + _C10
-    p = p * r + _C9
-    p = p * r + _C8
-    p = p * r + _C7
-    p = p * r + _C6
-    p = p * r + _C5
-    p = p * r + _C4
-    p = p * r + _C3
-    p = p * r + _C2
-    p = p * r + 1.0
-    p = p * r + 1.0
-    return p, kf
-
-
-@njit(cache=True)
-def _exp_shifted(src: np.ndarray, shift: float, temperature: float, out: np.ndarray, kk: np.ndarray) -> None:
-    """``out[j] = exp((src[j] - shift) / temperature)`` for ``src[j] <= shift`` (``-inf`` gives 0).
-
-    ``out`` may be ``src`` (float64); ``kk`` is int64 scratch of the same length.
-    """
-    n = src.size
-    for j in range(n):
-        x = max((float(src[j]) - shift) / temperature, -800.0)
-        p, kf = _exp_poly(x)
-        out[j] = p
-        kk[j] = int(kf)
-    bits = out.view(np.int64)
-    slow = 0
-    for j in range(n):
-        k = kk[j]
-        ok = k >= -1021
-        bits[j] = bits[j] + ((k if ok else 0) << 52)
-        slow += 0 if ok else 1
-    if slow:
-        for j in range(n):
-            if kk[j] < -1021:
-                out[j] = math.ldexp(out[j], kk[j])  # one rounding into the subnormal range (or 0)
-
-
-@njit(cache=True)
-def _widen(row: np.ndarray, w: np.ndarray) -> int:
-    """``w = float64(row)``; returns how many entries are NaN or ``+inf``."""
-    bad = 0
-    for j in range(row.size):
-        x = float(row[j])
-        w[j] = x
-        bad += (x != x) | (x == np.inf)
-    return bad
-
-
-@njit(cache=True, fastmath={"nnan", "nsz", "reassoc"})
-def _max(a: np.ndarray) -> float:
-    """The maximum of ``a`` (no NaN: checked by :func:`_widen` first; ``-inf`` allowed)."""
-    m = -np.inf
-    for j in range(a.size):
-        x = a[j]
-        m = x if x > m else m
-    return m
-
-
-@njit(cache=True, fastmath={"reassoc"})
-def _sum(a: np.ndarray) -> float:
-    """A vectorised (reassociated) sum."""
-    s = 0.0
-    for j in range(a.size):
-        s += a[j]
-    return s
-
-
 @njit(cache=True)
 def _before(w: np.ndarray, a: int, b: int) -> bool:
     """True when token ``a`` precedes ``b`` in the nucleus order (w desc, id asc)."""
@@ -144,7 +57,10 @@ def _before(w: np.ndarray, a: int, b: int) -> bool:
 
 @njit(cache=True)
 def _exponent_histogram(w: np.ndarray, cnt: np.ndarray, mass: np.ndarray) -> None:
-    """Count and mass of the positive ``w`` per IEEE-754 exponent (``bits >> 52``; ``w >= 0``)."""
+    """Count and mass of the positive ``w`` per IEEE-754 exponent (``bits >> 52``; ``w >= 0``).
+
+    Stand-alone form (profiling); the sampler builds the mass histogram inside
+    :func:`kernel_passes.numerators`."""
     bits = w.view(np.uint64)
     cnt[:] = 0
     mass[:] = 0.0
@@ -167,78 +83,9 @@ def _crossing(
     reaches the target (rounding), the last positive token is returned. Returns
     ``(token, prefix mass through the token)``.
     """
-    V = w.size
-    bits = w.view(np.uint64)
-    cum = 0.0
-    found = -1
-    last = -1
-    for b in range(_NEXP - 1, -1, -1):
-        if cnt[b] > 0:
-            last = b
-            nxt = cum + mass[b]
-            if nxt > target or (not strict and nxt == target):
-                found = b
-                break
-            cum = nxt
-    if found < 0:
-        found = last
-        cum -= mass[last]
-    m = 0
-    fb = np.uint64(found)
-    for j in range(V):
-        if (bits[j] >> np.uint64(52)) == fb and w[j] > 0.0:
-            cand[m] = j
-            m += 1
-    # radix refinement over the mantissa, 8 bits at a time, only over the survivors
-    shift = 44
-    c2 = np.zeros(256, np.int64)
-    s2 = np.zeros(256, np.float64)
-    while m > _SMALL and shift >= 0:
-        c2[:] = 0
-        s2[:] = 0.0
-        sh = np.uint64(shift)
-        for i in range(m):
-            j = cand[i]
-            b = (bits[j] >> sh) & np.uint64(255)
-            c2[b] += 1
-            s2[b] += w[j]
-        found = -1
-        last = -1
-        for b in range(255, -1, -1):
-            if c2[b] > 0:
-                last = b
-                nxt = cum + s2[b]
-                if nxt > target or (not strict and nxt == target):
-                    found = b
-                    break
-                cum = nxt
-        if found < 0:
-            found = last
-            cum -= s2[last]
-        fb = np.uint64(found)
-        k = 0
-        for i in range(m):
-            j = cand[i]
-            if ((bits[j] >> sh) & np.uint64(255)) == fb:
-                cand[k] = j
-                k += 1
-        m = k
-        shift = shift - 8 if shift > 4 else (0 if shift == 4 else -1)
-    # insertion sort of the survivors (stable: ids arrive ascending)
-    for i in range(1, m):
-        j = cand[i]
-        x = w[j]
-        p = i - 1
-        while p >= 0 and w[cand[p]] < x:
-            cand[p + 1] = cand[p]
-            p -= 1
-        cand[p + 1] = j
-    for i in range(m):
-        nxt = cum + w[cand[i]]
-        if nxt > target or (not strict and nxt == target):
-            return cand[i], nxt
-        cum = nxt
-    return cand[m - 1], cum
+    b, cum = find_bin(mass, target, strict)
+    m, _ = gather2(w, b, -1, cand, cand)
+    return refine(w, cand, m, cum, target, strict)
 
 
 @njit(cache=True)
@@ -254,6 +101,15 @@ def _insert_top(ids: np.ndarray, vals: np.ndarray, m: int, k: int, j: int, v: fl
     ids[p + 1] = j
     vals[p + 1] = v
     return m + 1 if m < k else m
+
+
+@njit(cache=True)
+def _first_equal(a: np.ndarray, v: float) -> int:
+    """The first index ``j`` with ``a[j] == v`` (``v`` is known to occur)."""
+    j = 0
+    while a[j] != v:
+        j += 1
+    return j
 
 
 @njit(cache=True)
@@ -290,78 +146,96 @@ def _sample_row(
         top_lps[i] = -np.inf
     if V == 0:
         return ST_EMPTY, -1, 0.0, 0.0
-    w = ws_z[:V]
-    ibuf = ibuf[:V]
-    if _widen(row, w):
+    rmax, bad = scan(row)
+    if bad:
         for j in range(V):
-            if w[j] != w[j]:
+            if row[j] != row[j]:
                 return ST_NAN, -1, 0.0, 0.0
         return ST_POSINF, -1, 0.0, 0.0
-    rmax = _max(w)
     if rmax == -np.inf:
         return ST_ALLNEG, -1, 0.0, 0.0
+    ibuf = ibuf[:V]
+    z = ws_z[:V]
     touched = False
     # 1. penalties, from the generated history only (sparse: counts kept in the int scratch at the
-    #    history's ids only, so the cost is O(len(history)), never O(V))
+    #    history's ids only, so the cost is O(len(history)), never O(V)). Only a row that is modified
+    #    is copied (widened) into the float64 scratch ``z``; otherwise every pass reads ``row``.
     if hist.size > 0 and (presence != 0.0 or frequency != 0.0):
         for i in range(hist.size):
             t = hist[i]
             if t < 0 or t >= V:
                 return ST_HIST_ID, -1, 0.0, 0.0
             ibuf[t] = 0
-        for i in range(hist.size):
-            ibuf[hist[i]] += 1
-        for i in range(hist.size):
-            t = hist[i]
-            c = ibuf[t]
-            if c > 0:
-                w[t] = w[t] - (float(c) * frequency + presence)
-                ibuf[t] = 0  # applied once per distinct id
         touched = True
-    # 2. logit_bias
     for i in range(bias_ids.size):
         t = bias_ids[i]
         if t < 0 or t >= V:
             return ST_BIAS_ID, -1, 0.0, 0.0
-        w[t] = w[t] + bias_vals[i]
         touched = True
-    zmax = _max(w) if touched else rmax
+    if touched:
+        for j in range(V):
+            z[j] = row[j]
+        if hist.size > 0 and (presence != 0.0 or frequency != 0.0):
+            for i in range(hist.size):
+                ibuf[hist[i]] += 1
+            for i in range(hist.size):
+                t = hist[i]
+                c = ibuf[t]
+                if c > 0:
+                    z[t] = z[t] - (float(c) * frequency + presence)
+                    ibuf[t] = 0  # applied once per distinct id
+        # 2. logit_bias
+        for i in range(bias_ids.size):
+            t = bias_ids[i]
+            z[t] = z[t] + bias_vals[i]
+    zmax = fmax(z) if touched else rmax
     need_raw = need_lp or k > 0
-    tmp_buf = ws_e[:V]
+    tmp = np.empty(4 * NEXP, np.float64)
+    w = ws_e[:V]
     rsum = 1.0
     Wk = 1.0
     cut = -1
     if temperature == 0.0:
         # 3. greedy: argmax, ties to the lowest id (the first entry equal to the maximum)
-        tok = 0
-        while w[tok] != zmax:
-            tok += 1
+        tok = _first_equal(z, zmax) if touched else _first_equal(row, zmax)
     else:
-        # 3. softmax numerators (into a fresh buffer: in-place aliasing would block vectorisation);
-        # the logits buffer becomes scratch for the raw normaliser below
-        e = ws_e[:V]
-        _exp_shifted(w, zmax, temperature, e, ibuf)
-        tmp_buf = w
-        w = e
-        S = _sum(w)
+        # 3. softmax numerators w (float64) and their exponent histogram, one fused pass
+        mass = np.empty(NEXP, np.float64)
+        if touched:
+            S = numerators(z, zmax, temperature, w, mass, tmp)
+        else:
+            S = numerators(row, zmax, temperature, w, mass, tmp)
         if need_raw and not touched and temperature == 1.0:
             rsum = S
             need_raw = False
-        cnt = np.empty(_NEXP, np.int64)
-        mass = np.empty(_NEXP, np.float64)
-        _exponent_histogram(w, cnt, mass)
-        # 4. top_p cut: the first token whose prefix mass reaches top_p * S
+        c2 = ws_z.view(np.int64)[:V]  # z is no longer needed: second candidate buffer
+        # 4. top_p cut: the first token whose prefix mass reaches top_p * S; 5. inverse CDF: the
+        # first token whose prefix mass exceeds u * Wk. The draw's bin is predicted from the cut's
+        # bin so that both bins' candidates are gathered in one pass (re-gathered if mispredicted).
+        gathered = -1
+        m2 = 0
         if top_p < 1.0:
-            cut, Wk = _crossing(w, cnt, mass, top_p * S, False, ibuf)
+            tgt = top_p * S
+            bc, cb = find_bin(mass, tgt, False)
+            lo, _ = find_bin(mass, u * cb, True)
+            hi, _ = find_bin(mass, u * (cb + mass[bc]), True)
+            if lo == hi:
+                m1, m2 = gather2(w, bc, lo, ibuf, c2)
+                gathered = lo
+            else:
+                m1, _ = gather2(w, bc, -1, ibuf, c2)
+            cut, Wk = refine(w, ibuf, m1, cb, tgt, False)
         else:
             Wk = S
-        # 5. inverse CDF: the first token whose prefix mass exceeds u * Wk
-        tok, _ = _crossing(w, cnt, mass, u * Wk, True, ibuf)
+        target = u * Wk
+        bd, cd = find_bin(mass, target, True)
+        if bd != gathered:
+            m2, _ = gather2(w, bd, -1, c2, ibuf)
+        tok, _ = refine(w, c2, m2, cd, target, True)
         if cut >= 0 and _before(w, cut, tok):
             tok = cut
     if need_raw:
-        _exp_shifted(row, rmax, 1.0, tmp_buf, ibuf)
-        rsum = _sum(tmp_buf)
+        rsum = raw_sum(row, rmax, tmp)
     if not (need_lp or k > 0):
         return OK, tok, np.nan, np.nan
     lrs = np.log(rsum)
