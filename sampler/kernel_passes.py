@@ -24,6 +24,10 @@ from numba.extending import intrinsic
 NEXP = 2048
 SMALL = 32
 BLOCK = 4096
+#: entries per group of :func:`gather2`'s vectorised pre-test
+GROUP = 16
+#: interleaved histogram copies
+HCOPIES = 8
 _LN2_HI = 6.93147180369123816490e-01
 _LN2_LO = 1.90821492927058770002e-10
 _INV_LN2 = 1.4426950408889634
@@ -146,34 +150,32 @@ def _exp_block(src: np.ndarray, shift: float, inv_t: float, out: np.ndarray) -> 
 def numerators(
     src: np.ndarray, shift: float, temperature: float, w: np.ndarray, mass: np.ndarray, tmp: np.ndarray
 ) -> float:
-    """``w = exp((src - shift) / T)`` (``src <= shift``) and ``mass[b]`` = sum of ``w`` whose IEEE
-    exponent field is ``b``; returns ``S = sum(w)`` (the sum of the bins, largest first).
+    """``w = exp((src - shift) / T)`` (``src <= shift``, so ``w <= 1`` and its exponent field is at
+    most 1023) and ``mass[b]`` = sum of ``w`` whose IEEE exponent field is ``b``; returns
+    ``S = sum(w)`` (the sum of the bins, largest first).
 
-    ``tmp`` is float64 scratch of length ``4 * NEXP``.
+    ``tmp`` is float64 scratch of length ``HCOPIES * 1024``: the histogram is accumulated into
+    ``HCOPIES`` interleaved copies so that entries falling in the same hot bin do not form one
+    serial chain of read-modify-writes.
     """
     n = src.size
     inv_t = 1.0 / temperature
-    h4 = tmp[: 4 * NEXP]
-    h4[:] = 0.0
+    h = tmp[: HCOPIES * 1024]
+    h[:] = 0.0
     slow = 0
     for lo in range(0, n, BLOCK):
         hi = min(lo + BLOCK, n)
         wb = w[lo:hi]
         slow += _exp_block(src[lo:hi], shift, inv_t, wb)
         m = hi - lo
-        q = m - (m & 3)
-        for i in range(0, q, 4):
-            x0 = wb[i]
-            x1 = wb[i + 1]
-            x2 = wb[i + 2]
-            x3 = wb[i + 3]
-            h4[f2i(x0) >> 52] += x0
-            h4[NEXP + (f2i(x1) >> 52)] += x1
-            h4[2 * NEXP + (f2i(x2) >> 52)] += x2
-            h4[3 * NEXP + (f2i(x3) >> 52)] += x3
+        q = m - (m % HCOPIES)
+        for i in range(0, q, HCOPIES):
+            for c in range(HCOPIES):
+                x = wb[i + c]
+                h[c * 1024 + (f2i(x) >> 52)] += x
         for i in range(q, m):
-            x0 = wb[i]
-            h4[f2i(x0) >> 52] += x0
+            x = wb[i]
+            h[f2i(x) >> 52] += x
     if slow:
         for j in range(n):
             x = (float(src[j]) - shift) * inv_t
@@ -181,10 +183,13 @@ def numerators(
             if not ok:  # w[j] is 0 and added nothing to the histogram
                 v = math.exp(x)
                 w[j] = v
-                h4[f2i(v) >> 52] += v
+                h[f2i(v) >> 52] += v
     S = 0.0
-    for b in range(NEXP - 1, -1, -1):
-        t = (h4[b] + h4[NEXP + b]) + (h4[2 * NEXP + b] + h4[3 * NEXP + b])
+    mass[1024:] = 0.0
+    for b in range(1023, -1, -1):
+        t = 0.0
+        for c in range(HCOPIES):
+            t += h[c * 1024 + b]
         mass[b] = t
         S += t
     return S
@@ -224,30 +229,44 @@ def find_bin(mass: np.ndarray, target: float, strict: bool) -> tuple[int, float]
 @njit(cache=True)
 def gather2(w: np.ndarray, b1: int, b2: int, c1: np.ndarray, c2: np.ndarray) -> tuple[int, int]:
     """Ids (ascending) of the positive ``w`` in exponent bin ``b1`` into ``c1`` and in ``b2`` into ``c2``
-    (one pass; ``b2 < 0`` for none). Returns the two counts."""
+    (one pass; ``b2 < 0`` for none). Returns the two counts.
+
+    The pass tests ``GROUP`` entries at a time with a vectorised count of bit patterns at or above
+    the lower bin (``w >= 0``: bit patterns order like values) and only walks groups with a hit:
+    the bins sought hold few entries, so most groups are skipped after the vectorised test."""
+    n = w.size
+    wi = w.view(np.int64)
     m1 = 0
     m2 = 0
-    if b2 < 0 or b2 == b1:
-        for j in range(w.size):
-            x = w[j]
-            if (f2i(x) >> 52) == b1 and x > 0.0:
-                c1[m1] = j
-                m1 += 1
-        if b2 == b1:
-            for i in range(m1):
-                c2[i] = c1[i]
-            m2 = m1
-        return m1, m2
-    for j in range(w.size):
-        x = w[j]
-        b = f2i(x) >> 52
-        if x > 0.0:
+    lo = (b1 if (b2 < 0 or b2 >= b1) else b2) << 52
+    q = n - n % GROUP
+    for i in range(0, q, GROUP):
+        hit = 0
+        for k in range(GROUP):
+            hit += wi[i + k] >= lo
+        if hit:
+            for j in range(i, i + GROUP):
+                b = wi[j] >> 52
+                if w[j] > 0.0:
+                    if b == b1:
+                        c1[m1] = j
+                        m1 += 1
+                    elif b == b2:
+                        c2[m2] = j
+                        m2 += 1
+    for j in range(q, n):
+        b = wi[j] >> 52
+        if w[j] > 0.0:
             if b == b1:
                 c1[m1] = j
                 m1 += 1
             elif b == b2:
                 c2[m2] = j
                 m2 += 1
+    if b2 == b1:
+        for i in range(m1):
+            c2[i] = c1[i]
+        m2 = m1
     return m1, m2
 
 

@@ -30,7 +30,7 @@ import numpy as np
 from numba import config, get_num_threads, get_thread_id, njit, prange
 
 from .errors import InvalidLogits, InvalidParameter
-from .kernel_passes import NEXP, find_bin, fmax, gather2, numerators, raw_sum, refine, scan
+from .kernel_passes import HCOPIES, NEXP, find_bin, fmax, gather2, numerators, raw_sum, refine, scan
 from .params import SamplingParams
 
 _SMALL = 32
@@ -190,7 +190,7 @@ def _sample_row(
             z[t] = z[t] + bias_vals[i]
     zmax = fmax(z) if touched else rmax
     need_raw = need_lp or k > 0
-    tmp = np.empty(4 * NEXP, np.float64)
+    tmp = np.empty(HCOPIES * 1024, np.float64)
     w = ws_e[:V]
     rsum = 1.0
     Wk = 1.0
