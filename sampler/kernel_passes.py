@@ -92,8 +92,7 @@ def exp_nonpos(x: float) -> tuple[float, bool]:
 @njit(cache=True)
 def scan(row: np.ndarray) -> tuple[float, int]:
     """``(max, count of NaN or +inf)`` of the row, read in place (``-inf`` allowed; the max is
-    meaningless when the count is not 0). Two vectorised loops: the count, and the max in 16 lanes
-    (a single running max is a serial chain LLVM does not vectorise without fast-math)."""
+    meaningless when the count is not 0). Two vectorised loops: the count, then :func:`lanes_max`."""
     n = row.size
     bad = 0
     for j in range(n):
@@ -101,28 +100,26 @@ def scan(row: np.ndarray) -> tuple[float, int]:
         bad += (x != x) | (x == np.inf)
     if bad:
         return np.nan, bad
-    acc = np.empty(16, row.dtype)
+    return lanes_max(row), bad
+
+
+@njit(cache=True)
+def lanes_max(a: np.ndarray) -> float:
+    """The maximum of ``a`` (no NaN; ``-inf`` allowed) in 16 independent lanes: a single running
+    max is a serial chain that LLVM does not vectorise without fast-math."""
+    n = a.size
+    acc = np.empty(16, a.dtype)
     acc[:] = -np.inf
     q = n - n % 16
     for i in range(0, q, 16):
         for lane in range(16):
-            x = row[i + lane]
+            x = a[i + lane]
             acc[lane] = x if x > acc[lane] else acc[lane]
     m = -np.inf
     for lane in range(16):
         m = max(m, float(acc[lane]))
     for i in range(q, n):
-        m = max(m, float(row[i]))
-    return m, bad
-
-
-@njit(cache=True, fastmath={"nnan", "nsz", "reassoc"})
-def fmax(a: np.ndarray) -> float:
-    """The maximum of ``a`` (no NaN: checked first; ``-inf`` allowed)."""
-    m = -np.inf
-    for j in range(a.size):
-        x = a[j]
-        m = x if x > m else m
+        m = max(m, float(a[i]))
     return m
 
 

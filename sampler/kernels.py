@@ -30,7 +30,18 @@ import numpy as np
 from numba import config, get_num_threads, get_thread_id, njit, prange
 
 from .errors import InvalidLogits, InvalidParameter
-from .kernel_passes import HCOPIES, NEXP, find_bin, fmax, gather2, numerators, raw_sum, refine, scan
+from .kernel_passes import (
+    GROUP,
+    HCOPIES,
+    NEXP,
+    find_bin,
+    gather2,
+    lanes_max,
+    numerators,
+    raw_sum,
+    refine,
+    scan,
+)
 from .params import SamplingParams
 
 _SMALL = 32
@@ -113,6 +124,32 @@ def _first_equal(a: np.ndarray, v: float) -> int:
 
 
 @njit(cache=True)
+def _top_raw(row: np.ndarray, k: int, top_ids: np.ndarray, top_lps: np.ndarray) -> int:
+    """The ``k`` largest finite entries of ``row`` (desc, ids asc within ties) into ``top_ids`` /
+    ``top_lps``; returns how many. Groups of ``GROUP`` entries are first tested (vectorised) against
+    the admission threshold; only groups with a candidate are walked."""
+    n = row.size
+    m = 0
+    thr = -np.inf
+    q = n - n % GROUP
+    for i in range(0, q, GROUP):
+        hit = 0
+        for c in range(GROUP):
+            hit += row[i + c] > thr
+        if hit:
+            for j in range(i, i + GROUP):
+                v = float(row[j])
+                if v > -np.inf and (m < k or v > top_lps[m - 1]):
+                    m = _insert_top(top_ids, top_lps, m, k, j, v)
+            thr = top_lps[m - 1] if m == k else -np.inf
+    for j in range(q, n):
+        v = float(row[j])
+        if v > -np.inf and (m < k or v > top_lps[m - 1]):
+            m = _insert_top(top_ids, top_lps, m, k, j, v)
+    return m
+
+
+@njit(cache=True)
 def _sample_row(
     row: np.ndarray,
     temperature: float,
@@ -188,7 +225,7 @@ def _sample_row(
         for i in range(bias_ids.size):
             t = bias_ids[i]
             z[t] = z[t] + bias_vals[i]
-    zmax = fmax(z) if touched else rmax
+    zmax = lanes_max(z) if touched else rmax
     need_raw = need_lp or k > 0
     tmp = np.empty(HCOPIES * 1024, np.float64)
     w = ws_e[:V]
@@ -246,10 +283,7 @@ def _sample_row(
     if k > 0:
         m = 0
         if not processed:
-            for j in range(V):
-                v = float(row[j])
-                if v > -np.inf and (m < k or v > top_lps[m - 1]):
-                    m = _insert_top(top_ids, top_lps, m, k, j, v)
+            m = _top_raw(row, k, top_ids, top_lps)
             for i in range(m):
                 top_lps[i] = top_lps[i] - rmax - lrs
         elif temperature == 0.0:
