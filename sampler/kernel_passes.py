@@ -5,12 +5,17 @@ Rules kept here (see ``kernels.py`` for the whole step):
 
 - the row is read in place (float32 or float64); every weight ``w`` is float64 and every decision
   (bin choice, within-bin refinement, prefix sums) is made on the exact float64 ``w``;
+- ``x = (z - max) * (1 / T)`` (relative error of ``w`` up to ``(|x| + 2) * 2**-52``, ~1e-14 for the
+  tokens that carry mass: far inside the contract's 1e-12);
 - ``w = exp(x)`` is a Cody-Waite reduction + degree-13 polynomial (~1 ulp, as libm), scaled by
   ``2**k`` built from bits (vectorisable); ``x < -708`` (subnormal or zero results) is recomputed
   with ``math.exp`` in a rare fix-up pass, so ``-inf`` logits give exactly 0;
 - the exponent histogram (mass per IEEE exponent of ``w``) is built block by block right after the
   block's exponentials, while they are in L1, into 4 interleaved copies (breaks the add chains on
   the few hot bins), then merged; the normaliser ``S`` is the sum of the bins.
+
+numba's on-disk cache does not track calls across modules: after editing this module, also touch
+``kernels.py`` (or clear ``sampler/__pycache__/kernels.*.nb*``), or the cached kernels keep the old code.
 """
 
 from __future__ import annotations

@@ -1,24 +1,30 @@
 """The numba fast path: the contract of ``reference.py`` without sorting the vocabulary.
 
-Per row (``V`` logits, float32 or float64 read in place, arithmetic in float64):
+Per row (``V`` logits, float32 or float64 read in place, arithmetic in float64); the passes over V
+live in :mod:`sampler.kernel_passes`:
 
-1. one pass: widen into a float64 scratch ``w``, reject NaN/+inf/all ``-inf``, raw max;
-2. penalties and ``logit_bias`` touch only the ids in the history / the bias map (sparse);
-3. ``T == 0``: argmax, ties to the lowest id. Otherwise one pass ``w = exp((z - max) / T)`` and its
-   sum ``S`` (plus the raw log-sum-exp for the reported logprobs);
+1. :func:`scan`: count NaN/+inf (error), raw max (16-lane vectorised); all ``-inf`` is an error;
+2. penalties and ``logit_bias`` touch only the ids in the history / the bias map (sparse). Only then
+   is the row copied (widened) into a float64 scratch ``z``; an untouched row is never copied;
+3. ``T == 0``: argmax, ties to the lowest id. Otherwise one fused pass, block by block (4,096 entries):
+   ``w = exp((z - max) / T)`` (vectorised polynomial exp, written as float64) and, while the block
+   is in L1, the mass of ``w`` per IEEE exponent (2,048-bin histogram, 8 interleaved copies); the
+   normaliser ``S`` is the sum of the bins. The raw log-sum-exp (reported logprobs) is a second,
+   store-free exp pass, skipped when ``T == 1`` and the row is untouched;
 4. the top_p cut and the inverse-CDF draw are both *weighted selections* in the order
-   (``w`` desc, id asc): "the first token whose prefix mass reaches a target". :func:`_crossing`
-   finds it without sorting: ``w >= 0`` so the IEEE-754 bit patterns of ``w`` order like the values;
-   a 2048-bin histogram over the exponent bits (count + mass per bin) locates the bin where the
-   prefix mass crosses the target, then the few candidates of that bin are refined by 8 mantissa
-   bits at a time (radix select, 256 bins, only over the survivors), and at most ``_SMALL`` survivors
-   are insertion-sorted. Expected cost O(V) with small constants; exact ties end up in id order.
+   (``w`` desc, id asc): "the first token whose prefix mass reaches a target". ``w >= 0``, so the
+   IEEE-754 bit patterns of ``w`` order like the values: the histogram gives the bin where the
+   prefix mass crosses the target (:func:`find_bin`), the bin's members are gathered
+   (:func:`gather2`: the cut's bin and the draw's predicted bin in one pass, each group of 16
+   entries first tested vectorised), then refined 8 mantissa bits at a time (radix select) and at
+   most 32 survivors insertion-sorted (:func:`refine`). All decisions use the exact float64 ``w``.
    Unlike llama.cpp's bucket sort it never sorts the kept set, and unlike pivot bisection
-   (FlashInfer) it needs one histogram pass instead of ~32 mass passes;
-5. top-k logprobs by an insertion selection (k <= 20), ties by id.
+   (FlashInfer) it needs one histogram instead of ~32 mass passes;
+5. top-k logprobs by an insertion selection (k <= 20), ties by id, groups pre-tested vectorised.
 
-Floating-point sums are accumulated in a different order than numpy's, so the fast path may
-differ from the reference only when ``u`` (or ``top_p``) lies within ~1e-12 of a cumulative boundary.
+Floating-point sums are accumulated in a different order than numpy's (and ``w`` is within
+~1e-14 relative of numpy's exp), so the fast path may differ from the reference only when ``u``
+(or ``top_p``) lies within ~1e-12 of a cumulative boundary.
 """
 
 from __future__ import annotations
