@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     import uvicorn
     from rich.console import Console
 
-    from conformance.server import create_app
+    from conformance.server import create_app, listening_socket
 
     console = Console(stderr=True)
     if not 0 <= args.port <= 65535:
@@ -56,10 +56,12 @@ def run(args: argparse.Namespace) -> int:
             return 2
     state = app.state.oairef
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
-    sock = socket.socket(family, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
-        sock.bind((args.host, args.port))  # bound here so that --port 0 can report the real port
+        sock = listening_socket(args.host, args.port)  # bound here so --port 0 can report the real port
+    except OSError as exc:
+        console.print(f"[red]oairef serve: cannot listen on {args.host}:{args.port}: {exc}")
+        return 2
+    try:
         sock.listen(2048)  # connections made once the banner is out wait for uvicorn
     except OSError as exc:
         console.print(f"[red]oairef serve: cannot listen on {args.host}:{args.port}: {exc}")

@@ -147,6 +147,25 @@ def create_app(model: Any, *, api_keys: Sequence[str] = (), logprobs_mode: str =
     return app
 
 
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn's ``sockets=``, created with ``IPPROTO_TCP`` explicitly.
+
+    asyncio sets ``TCP_NODELAY`` on an accepted connection only when the socket's ``proto`` is
+    ``IPPROTO_TCP``; a socket made with the default proto 0 passes that on to every accepted
+    connection, and Nagle's algorithm then holds each response behind the client's delayed ACK
+    (~40 ms per keep-alive request on Linux). Raises ``OSError`` when it cannot bind.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 def free_port(host: str = "127.0.0.1") -> int:
     """A port the OS reports free on ``host`` right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
@@ -165,9 +184,7 @@ def run_in_thread(model: Any = "tiny", *, app: FastAPI | None = None, host: str 
     import uvicorn
 
     app = app if app is not None else create_app(model, **kw)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind((host, 0))
+    sock = listening_socket(host, 0)
     port = int(sock.getsockname()[1])
     config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                             timeout_graceful_shutdown=5)

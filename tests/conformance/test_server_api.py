@@ -171,3 +171,35 @@ def test_model_failure_is_reported_in_shape_and_server_survives() -> None:
         errors = [json.loads(e) for e in events if e != "[DONE]" and "error" in json.loads(e)]
         assert len(errors) == 1 and errors[0]["error"]["type"] == "server_error"
         assert httpx.get(url + "/models").status_code == 200
+
+
+def test_keep_alive_requests_are_not_held_by_nagle() -> None:
+    """Connections asyncio accepts on ``listening_socket`` (uvicorn's ``sockets=`` path) have
+    TCP_NODELAY: asyncio sets it only when the socket's proto is IPPROTO_TCP, and without it every
+    keep-alive response waited ~40 ms for the client's delayed ACK."""
+    import asyncio
+    import socket
+
+    from conformance.server import listening_socket
+
+    async def main() -> int:
+        sock = listening_socket("127.0.0.1", 0)
+        seen: list[int] = []
+
+        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            raw = writer.get_extra_info("socket")
+            seen.append(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            writer.close()
+
+        server = await asyncio.start_server(handle, sock=sock)
+        async with server:
+            host, port = sock.getsockname()[:2]
+            _, writer = await asyncio.open_connection(host, port)
+            for _ in range(200):
+                if seen:
+                    break
+                await asyncio.sleep(0.01)
+            writer.close()
+        return seen[0]
+
+    assert asyncio.run(main()) != 0
