@@ -1,5 +1,5 @@
 """Per-request overhead of the generated client against the official ``openai`` package and plain
-``requests``, on oairef's reference provider (``conformance.server.run_in_thread``, tiny model).
+``requests``, on oairef's reference provider (``provider.app.run_in_thread``, tiny model).
 
 Every client sends the same completion request (``max_tokens = 1``, ``temperature = 0``) to the same
 server. Each client first sends ``WARMUP`` requests; then rounds of ``ROUND`` requests per client
@@ -82,9 +82,9 @@ def measure_clients(n: int, progress: Any | None = None) -> dict[str, Any]:
     if n < 1:
         raise ValueError(f"n must be >= 1, got {n}")
     try:
-        from conformance.server import run_in_thread
+        from provider.app import run_in_thread
     except ImportError as exc:
-        return {"status": "absent", "note": f"conformance.server not importable ({exc})"}
+        return {"status": "absent", "note": f"provider.app not importable ({exc})"}
     try:
         return _measure(run_in_thread, n, progress)
     except ImportError as exc:

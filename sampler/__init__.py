@@ -7,11 +7,10 @@ numpy + numba only; no HTTP. See ``../shared/SEMANTICS.md`` for the contract.
 from .engine import CompletionStream, complete, stream_complete
 from .errors import GenerationCancelled, InvalidLogits, InvalidParameter
 from .kernels import sample_batch, sample_next
-from .model import Model, load_model
+from .model import Model
 from .params import SamplingParams
 from .reference import next_token_distribution, sample_reference
 from .results import Choice, Completion, StreamDelta, TokenLogprob
-from .tiny import TinyModel
 
 __all__ = [
     "Choice",
@@ -23,10 +22,8 @@ __all__ = [
     "Model",
     "SamplingParams",
     "StreamDelta",
-    "TinyModel",
     "TokenLogprob",
     "complete",
-    "load_model",
     "next_token_distribution",
     "sample_batch",
     "sample_next",

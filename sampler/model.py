@@ -1,9 +1,9 @@
-"""The model protocol the engine samples from, and :func:`load_model`.
+"""The model protocol the engine samples from.
 
 A model is anything with ``name``, ``vocab_size``, ``eos_token_id``, ``n_ctx``, ``tokenize(text)``,
 ``token_bytes(id)``, ``logits(ids)`` (the next-token logits after ``ids``, shape ``(vocab_size,)``,
-float32 or float64) and ``apply_chat_template(messages)``. The built-in :class:`~sampler.tiny.TinyModel`
-serves tests and the embedded default; the provider adds a llama.cpp-backed model for GGUF files.
+float32 or float64) and ``apply_chat_template(messages)``. The models themselves (the tiny built-in one,
+GGUF files through llama.cpp) live in the ``models`` package.
 """
 
 from __future__ import annotations
@@ -37,12 +37,3 @@ class Model(Protocol):
     def apply_chat_template(self, messages: list[dict[str, Any]]) -> str:
         """The prompt text for chat ``messages`` (``{"role", "content"}``), ending where the assistant speaks."""
         ...
-
-
-def load_model(name: str) -> Model:
-    """The built-in model called ``name``: only ``"tiny"`` (the provider adds GGUF files itself)."""
-    if name == "tiny":
-        from .tiny import TinyModel
-
-        return TinyModel()
-    raise ValueError(f"unknown built-in model {name!r}; the sampler ships only 'tiny'")

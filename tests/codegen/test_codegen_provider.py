@@ -40,7 +40,7 @@ for model in client.models.list():
 
 @pytest.fixture(scope="module")
 def base_url() -> Iterator[str]:
-    server = pytest.importorskip("conformance.server")
+    server = pytest.importorskip("provider.app")
     with server.run_in_thread("tiny") as url:
         yield url
 

@@ -11,11 +11,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sampler_testing import ScriptedModel
 
+from models import TinyModel
 from sampler import (
     GenerationCancelled,
     InvalidParameter,
     SamplingParams,
-    TinyModel,
     complete,
     stream_complete,
 )

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 from sampler_testing import g_test
 
-from sampler import SamplingParams, TinyModel, complete, next_token_distribution, sample_batch
+from models import TinyModel
+from sampler import SamplingParams, complete, next_token_distribution, sample_batch
 
 ALPHA = 1e-4
 

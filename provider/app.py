@@ -1,0 +1,120 @@
+"""The reference provider: an OpenAI-compatible FastAPI app over oairef's sampler.
+
+``create_app(model, ...)`` builds the app; ``run_in_thread(...)`` serves one on a free loopback
+port for tests and for ``oairef validate``'s embedded target. Rules:
+
+- Endpoints: ``GET /v1/models``, ``GET /v1/models/{model}``, ``POST /v1/completions``,
+  ``POST /v1/chat/completions`` (JSON or SSE), ``POST /extras/tokenize``, ``POST /extras/detokenize``,
+  and ``GET /health`` (no key needed).
+- When ``api_keys`` is non-empty every endpoint needs ``Authorization: Bearer <one of them>`` (401).
+- Errors are OpenAI-shaped (``provider.errors``); generation runs in the threadpool, never on the
+  event loop; a client that goes away stops its generation.
+- ``logprobs_mode``: ``"raw"`` (default; the model's unmodified log-softmax) or ``"processed"``.
+- ``fault``: a test-only departure from the contract (``provider.faults``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+from fastapi import Depends, FastAPI
+
+from models import load_model
+from provider import routes_completions, routes_extras, routes_models
+from provider.errors import install_error_handlers
+from provider.faults import NO_FAULT, Fault, get_fault
+from provider.state import ServerState, Stats, require_api_key
+from sampler import Model
+from sampler.params import LOGPROBS_MODES
+
+
+def create_app(model: Model | str, *, api_keys: Sequence[str] = (), logprobs_mode: str = "raw",
+               fault: str | Fault | None = None) -> FastAPI:
+    """The reference provider's FastAPI app serving ``model`` (a :class:`sampler.Model`, or a name or
+    ``.gguf`` path for :func:`models.load_model`)."""
+    if logprobs_mode not in LOGPROBS_MODES:
+        raise ValueError(f"logprobs_mode must be one of {LOGPROBS_MODES}, got {logprobs_mode!r}")
+    fault_obj = fault if isinstance(fault, Fault) else get_fault(fault)
+
+    app = FastAPI(title="oairef reference provider", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.oairef = ServerState(
+        model=load_model(model) if isinstance(model, str) else model,
+        api_keys=tuple(api_keys),
+        logprobs_mode=logprobs_mode,
+        fault=fault_obj or NO_FAULT,
+        created=int(time.time()),
+        stats=Stats(),
+    )
+    install_error_handlers(app, fault_obj.shape_error)
+
+    @app.get("/health", include_in_schema=False)
+    async def health() -> dict[str, str]:
+        """Liveness probe (no key needed): ``{"status": "ok", "model": id}``."""
+        return {"status": "ok", "model": app.state.oairef.model_id}
+
+    deps = [Depends(require_api_key)]
+    app.include_router(routes_models.router, prefix="/v1", dependencies=deps)
+    app.include_router(routes_completions.router, prefix="/v1", dependencies=deps)
+    app.include_router(routes_extras.router, prefix="/extras", dependencies=deps)
+    return app
+
+
+def listening_socket(host: str, port: int) -> socket.socket:
+    """A bound TCP socket for uvicorn's ``sockets=``, created with ``IPPROTO_TCP`` explicitly.
+
+    asyncio sets ``TCP_NODELAY`` on an accepted connection only when the socket's ``proto`` is
+    ``IPPROTO_TCP``; a socket made with the default proto 0 passes that on to every accepted
+    connection, and Nagle's algorithm then holds each response behind the client's delayed ACK
+    (~40 ms per keep-alive request on Linux). Raises ``OSError`` when it cannot bind.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM, socket.IPPROTO_TCP)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
+@contextlib.contextmanager
+def run_in_thread(model: Model | str = "tiny", *, app: FastAPI | None = None, host: str = "127.0.0.1",
+                  startup_timeout: float = 30.0, **kw: Any) -> Iterator[str]:
+    """Serve ``app`` (or ``create_app(model, **kw)``) with uvicorn in a background thread on a free
+    port of ``host``; yields the base URL ``http://HOST:PORT/v1``; stops the server on exit.
+
+    Raises ``RuntimeError`` if the server has not started within ``startup_timeout`` seconds.
+    """
+    import uvicorn
+
+    app = app if app is not None else create_app(model, **kw)
+    sock = listening_socket(host, 0)
+    port = int(sock.getsockname()[1])
+    config = uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
+                            timeout_graceful_shutdown=5)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True,
+                              name=f"oairef-serve-{port}")
+    thread.start()
+    deadline = time.monotonic() + startup_timeout
+    while not server.started:
+        if not thread.is_alive():
+            sock.close()
+            raise RuntimeError("the reference provider failed to start")
+        if time.monotonic() > deadline:
+            server.should_exit = True
+            sock.close()
+            raise RuntimeError(f"the reference provider did not start within {startup_timeout} s")
+        time.sleep(0.01)
+    try:
+        yield f"http://{host}:{port}/v1"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+        sock.close()

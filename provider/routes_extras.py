@@ -1,0 +1,60 @@
+"""Tokenizer endpoints (llama-cpp-python's convention), so clients can address tokens by id.
+
+- ``POST /extras/tokenize`` ``{"input": str}`` -> ``{"tokens": [int, ...]}`` (the served model's
+  tokenizer, exactly as prompts are tokenized).
+- ``POST /extras/detokenize`` ``{"tokens": [int, ...]}`` -> ``{"text": str}`` (token bytes joined,
+  invalid UTF-8 replaced by U+FFFD); an id outside ``[0, vocab_size)`` is a 400 naming ``tokens``.
+An optional ``model`` field must name the served model (404 otherwise).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from provider.body import read_json_object
+from provider.errors import invalid
+from provider.state import get_state
+
+router = APIRouter()
+
+
+def _check_model(request: Request, body: dict[str, Any]) -> None:
+    model = body.get("model")
+    if model is not None:
+        if not isinstance(model, str):
+            raise invalid("model", "model must be a string")
+        get_state(request).check_model(model)
+
+
+@router.post("/tokenize")
+async def tokenize(request: Request) -> dict[str, Any]:
+    """Token ids of ``input``."""
+    body = await read_json_object(request)
+    _check_model(request, body)
+    text = body.get("input")
+    if not isinstance(text, str):
+        raise invalid("input", "input must be a string", code="invalid_type")
+    model = get_state(request).model
+    tokens = await run_in_threadpool(model.tokenize, text)
+    return {"tokens": [int(t) for t in tokens]}
+
+
+@router.post("/detokenize")
+async def detokenize(request: Request) -> dict[str, Any]:
+    """Text of ``tokens``."""
+    body = await read_json_object(request)
+    _check_model(request, body)
+    tokens = body.get("tokens")
+    model = get_state(request).model
+    vocab = int(model.vocab_size)
+    if not isinstance(tokens, list) or not all(isinstance(t, int) and not isinstance(t, bool)
+                                               for t in tokens):
+        raise invalid("tokens", "tokens must be an array of integers", code="invalid_type")
+    bad = [t for t in tokens if not 0 <= t < vocab]
+    if bad:
+        raise invalid("tokens", f"token id {bad[0]} is outside [0, {vocab})")
+    data = b"".join(model.token_bytes(t) for t in tokens)
+    return {"text": data.decode("utf-8", errors="replace")}

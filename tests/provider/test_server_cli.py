@@ -1,0 +1,55 @@
+"""``oairef serve`` as a user runs it: a real process on a loopback port."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from oairef.cli import build_parser, main
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_serve_arguments() -> None:
+    args = build_parser().parse_args(["serve", "--port", "9000", "--api-key", "a", "--api-key", "b",
+                                      "--logprobs-mode", "processed", "--fault", "no_done"])
+    assert (args.port, args.api_key, args.logprobs_mode, args.fault, args.model, args.host) == \
+        (9000, ["a", "b"], "processed", "no_done", "tiny", "127.0.0.1")
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--fault", "not_a_fault"])
+
+
+def test_serve_bad_model_path_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["serve", "--model", "/nonexistent/model.gguf"]) == 2
+    assert "GGUF file not found" in capsys.readouterr().err
+    assert main(["serve", "--model", "gpt-4o"]) == 2
+    assert "unknown model 'gpt-4o'" in capsys.readouterr().err
+
+
+def test_serve_process_answers_and_stops() -> None:
+    proc = subprocess.Popen([sys.executable, "-m", "oairef", "serve", "--port", "0", "--api-key", "sk-cli",
+                             "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
+    try:
+        assert proc.stderr is not None
+        banner = proc.stderr.readline()  # "serving model tiny (...) at http://127.0.0.1:PORT/v1"
+        match = re.search(r"http://127\.0\.0\.1:(\d+)/v1", banner)
+        assert match, banner
+        url = match.group(0)
+        assert httpx.get(url.removesuffix("/v1") + "/health", timeout=30).json()["status"] == "ok"
+        r = httpx.get(url + "/models", headers={"Authorization": "Bearer sk-cli"}, timeout=30)
+        assert r.status_code == 200 and r.json()["data"][0]["id"] == "tiny"
+        assert httpx.get(url + "/models", timeout=5).status_code == 401
+        r = httpx.post(url + "/completions", headers={"Authorization": "Bearer sk-cli"}, timeout=30,
+                       json={"model": "tiny", "prompt": "The keeper", "max_tokens": 3, "seed": 1})
+        assert r.status_code == 200 and r.json()["usage"]["completion_tokens"] >= 1
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert proc.returncode in (0, -15)

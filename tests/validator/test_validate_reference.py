@@ -1,0 +1,71 @@
+"""The validator against the reference provider: no false alarm (five seeds), every fault caught."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from provider.app import run_in_thread
+from validator.checks import REGISTRY
+from validator.client import Client
+from validator.context import Settings
+from validator.runner import run_checks, select
+
+#: fault -> the check meant to catch it
+FAULT_CHECKS = {
+    "stop_leak": "stop.sequences",
+    "temperature_rescaled": "sampling.temperature",
+    "top_p_ignored": "sampling.top_p",
+    "logit_bias_ignored": "sampling.logit_bias",
+    "penalties_count_prompt": "penalties.prompt_not_counted",
+    "penalties_swapped": "penalties.frequency",
+    "best_of_ignored": "best_of.ranking",
+    "n_ignored": "n.indices",
+    "seed_ignored": "seed.determinism",
+    "ranges_clamped": "errors.ranges",
+    "flat_error": "errors.shape",
+    "no_done": "streaming.framing",
+    "processed_logprobs": "logprobs.mode",
+}
+
+
+@pytest.fixture(scope="module")
+def reference_url() -> Iterator[str]:
+    with run_in_thread("tiny") as url:
+        yield url
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
+def test_reference_provider_passes_every_check(reference_url: str, seed: int) -> None:
+    client = Client(reference_url, concurrency=2)
+    try:
+        run = run_checks(client, "tiny", Settings(samples=600, seed=seed, quick=True), select(None))
+    finally:
+        client.close()
+    verdicts = {r.check.id: r.verdict for r in run.results}
+    assert set(verdicts) == set(REGISTRY)
+    bad = {r.check.id: (r.verdict, r.summary) for r in run.results if r.verdict != "pass"}
+    assert not bad, bad
+    stats = [t for r in run.results if r.outcome for t in r.outcome.tests]
+    assert len(stats) >= 10 and all(t.p_holm is not None and t.p_holm > 1e-4 for t in stats)
+
+
+def test_every_fault_has_a_check() -> None:
+    from provider.faults import FAULTS
+
+    assert set(FAULT_CHECKS) == set(FAULTS)
+    assert set(FAULT_CHECKS.values()) <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_CHECKS))
+def test_fault_is_caught_by_its_check(fault: str) -> None:
+    check_id = FAULT_CHECKS[fault]
+    with run_in_thread("tiny", fault=fault) as url:
+        client = Client(url, concurrency=2)
+        try:
+            run = run_checks(client, "tiny", Settings(samples=600, seed=7, quick=True), select(check_id))
+        finally:
+            client.close()
+    (result,) = run.results
+    assert result.verdict == "fail", (fault, result.summary)

@@ -1,0 +1,86 @@
+"""The validator's statistics: G-test, exact tests, Holm, power."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from validator.stats import (
+    binom_p_value,
+    cohens_w,
+    g_test,
+    holm,
+    min_detectable_rate,
+    min_detectable_w,
+    total_variation,
+)
+
+
+def test_g_test_perfect_fit_has_p_one() -> None:
+    r = g_test([250, 250, 500], [0.25, 0.25, 0.5])
+    assert r.statistic == pytest.approx(0.0, abs=1e-12)
+    assert r.df == 2 and r.p_value == pytest.approx(1.0)
+
+
+def test_g_test_matches_scipy_power_divergence() -> None:
+    obs = np.array([30, 50, 120])
+    p = np.array([0.2, 0.3, 0.5])
+    r = g_test(obs, p)
+    ref = sps.power_divergence(obs, obs.sum() * p, lambda_="log-likelihood")
+    assert r.statistic == pytest.approx(ref.statistic)
+    assert r.p_value == pytest.approx(ref.pvalue)
+
+
+def test_g_test_impossible_bin_is_p_zero() -> None:
+    r = g_test([10, 0, 1], [0.5, 0.5, 0.0])
+    assert r.p_value == 0.0 and r.impossible == 1
+
+
+def test_g_test_pools_small_expected_bins() -> None:
+    # expected counts 98, 1, 1 -> the two small bins are pooled: df = 1
+    r = g_test([98, 1, 1], [0.98, 0.01, 0.01])
+    assert r.df == 1 and r.p_value > 0.5
+
+
+def test_g_test_rejects_bad_input() -> None:
+    with pytest.raises(ValueError):
+        g_test([1, 2], [0.5])
+    with pytest.raises(ValueError):
+        g_test([1, 2], [-0.5, 1.5])
+
+
+def test_g_test_has_nominal_size_under_the_null() -> None:
+    """Under the null, P(p <= 0.05) is about 0.05 (fixed seed; a binomial check at alpha 1e-4)."""
+    rng = np.random.default_rng(1234)
+    p = np.array([0.5, 0.3, 0.15, 0.05])
+    rejections = sum(g_test(rng.multinomial(400, p), p).p_value <= 0.05 for _ in range(400))
+    assert binom_p_value(rejections, 400, 0.05) > 1e-4
+
+
+def test_holm_known_values() -> None:
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5]) == [0.5]
+    assert holm([0.9, 0.8]) == pytest.approx([1.0, 1.0])  # 2 * 0.8 capped at 1; monotone
+    assert holm([0.2, 0.001]) == pytest.approx([0.2, 0.002])
+
+
+def test_min_detectable_w_achieves_the_power() -> None:
+    n, df, alpha = 2000, 4, 1e-4
+    w = min_detectable_w(n, df, alpha)
+    crit = sps.chi2.isf(alpha, df)
+    assert sps.ncx2.sf(crit, df, n * w * w) == pytest.approx(0.99, abs=1e-4)
+    assert min_detectable_w(4 * n, df, alpha) == pytest.approx(w / 2, rel=1e-3)  # w ~ 1/sqrt(n)
+    assert min_detectable_w(0, df, alpha) == float("inf")
+
+
+def test_min_detectable_rate() -> None:
+    q = min_detectable_rate(1000, 1e-4)
+    assert (1 - q) ** 1000 == pytest.approx(0.01)
+
+
+def test_effect_sizes() -> None:
+    assert total_variation([0.5, 0.5], [1.0, 0.0]) == pytest.approx(0.5)
+    assert cohens_w([50, 50], [0.5, 0.5]) == pytest.approx(0.0)
+    assert cohens_w([100, 0], [0.5, 0.5]) == pytest.approx(1.0)
+    assert binom_p_value(50, 100, 0.5) == pytest.approx(1.0)

@@ -1,0 +1,165 @@
+"""Error shape, the range-rejection matrix and unknown models."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from validator import rules
+from validator.checks.base import check
+from validator.client import Exchange
+from validator.context import FAIL, PASS, UNSUPPORTED, Context, Outcome
+
+PROMPT = "Hello"
+MESSAGES = [{"role": "user", "content": "Hello"}]
+#: Stop strings that end a runaway generation within a few tokens.
+BOUNDING_STOPS = [" ", "\n", ".", ","]
+
+
+def error_param(ex: Exchange) -> Any:
+    """``error.param`` of an OpenAI-shaped error body, else ``None``."""
+    data = ex.json()
+    if isinstance(data, dict) and isinstance(data.get("error"), dict):
+        return data["error"].get("param")
+    return None
+
+
+def shape_problems(ex: Exchange, status: int = 400) -> list[str]:
+    """What is wrong with ``ex`` as an OpenAI error of HTTP ``status`` (empty list: nothing)."""
+    problems = []
+    if ex.status != status:
+        problems.append(f"HTTP {ex.status}, expected {status}")
+    data = ex.json()
+    if not isinstance(data, dict) or not isinstance(data.get("error"), dict):
+        problems.append('body is not {"error": {...}}')
+        return problems
+    err = data["error"]
+    if not isinstance(err.get("message"), str) or not err.get("message"):
+        problems.append("error.message missing or empty")
+    if not isinstance(err.get("type"), str):
+        problems.append("error.type missing")
+    for key in ("param", "code"):
+        if key not in err:
+            problems.append(f"error.{key} missing (may be null, must be present)")
+    return problems
+
+
+@check(
+    "errors.shape",
+    'an invalid request is HTTP 400 {"error": {message, type, param, code}} naming the parameter',
+    rules.ERRORS,
+    "temperature = 5 on /completions and /chat/completions; inspect status and body.",
+)
+def shape(ctx: Context) -> Outcome:
+    failures, evidence = [], []
+    for ex in (ctx.completion(prompt=PROMPT, max_tokens=1, temperature=5),
+               ctx.chat(messages=MESSAGES, max_tokens=1, temperature=5)):
+        evidence.append(ex.excerpt())
+        probs = shape_problems(ex)
+        data = ex.json() or {}
+        if not probs and data["error"].get("type") != "invalid_request_error":
+            probs.append(f"error.type {data['error'].get('type')!r}, expected 'invalid_request_error'")
+        if not probs and error_param(ex) != "temperature":
+            probs.append(f"error.param {error_param(ex)!r}, expected 'temperature'")
+        failures += [f"{ex.path}: {p}" for p in probs]
+    return Outcome(FAIL if failures else PASS, "; ".join(failures) or "400 with the documented error object",
+                   evidence=evidence, failures=failures)
+
+
+def _matrix() -> list[tuple[str, str, dict[str, Any], bool]]:
+    """(endpoint, param, extra fields, inside?) for every documented bound, just inside and just outside."""
+    rows: list[tuple[str, str, dict[str, Any], bool]] = []
+    common = {
+        "temperature": ([0, 2], [-0.01, 2.01]),
+        "top_p": ([0, 1], [-0.01, 1.01]),
+        "n": ([1, 128], [0, 129]),
+        "presence_penalty": ([-2, 2], [-2.01, 2.01]),
+        "frequency_penalty": ([-2, 2], [-2.01, 2.01]),
+    }
+    for ep in ("completions", "chat"):
+        for param, (inside, outside) in common.items():
+            rows += [(ep, param, {param: v}, True) for v in inside]
+            rows += [(ep, param, {param: v}, False) for v in outside]
+        rows += [(ep, "logit_bias", {"logit_bias": {"0": v}}, True) for v in (-100, 100)]
+        rows += [(ep, "logit_bias", {"logit_bias": {"0": v}}, False) for v in (-100.01, 100.01)]
+        rows.append((ep, "logit_bias", {"logit_bias": {"100000000": 1}}, False))
+        rows.append((ep, "stop", {"stop": ["zq1", "zq2", "zq3", "zq4"]}, True))
+        rows.append((ep, "stop", {"stop": ["zq1", "zq2", "zq3", "zq4", "zq5"]}, False))
+        # stop strings bound the cost should a provider accept these and generate without limit
+        rows.append((ep, "max_tokens", {"max_tokens": -1, "stop": BOUNDING_STOPS}, False))
+        rows.append((ep, "max_tokens", {"max_tokens": 10**8, "stop": BOUNDING_STOPS}, False))
+    rows += [("completions", "best_of", {"best_of": v}, True) for v in (1, 20)]
+    rows += [("completions", "best_of", {"best_of": v}, False) for v in (0, 21)]
+    rows += [("completions", "logprobs", {"logprobs": v}, True) for v in (0, 5)]
+    rows += [("completions", "logprobs", {"logprobs": v}, False) for v in (-1, 6)]
+    rows += [("chat", "top_logprobs", {"logprobs": True, "top_logprobs": v}, True) for v in (0, 20)]
+    rows += [("chat", "top_logprobs", {"logprobs": True, "top_logprobs": v}, False) for v in (-1, 21)]
+    return rows
+
+
+@check(
+    "errors.ranges",
+    "every documented bound: just inside -> 200, just outside -> 400 naming the parameter",
+    rules.ERRORS,
+    """For each documented range (temperature, top_p, n, best_of, logprobs, top_logprobs, both penalties,
+    logit_bias values and ids, stop count, max_tokens incl. context overflow) on both endpoints, a request
+    with max_tokens 1 at each bound and just beyond it.""",
+)
+def ranges(ctx: Context) -> Outcome:
+    rows = _matrix()
+    bodies = []
+    for ep, _, extra, _ in rows:
+        base: dict[str, Any] = {"max_tokens": 1, "seed": ctx.next_seed()}
+        base.update({"prompt": PROMPT} if ep == "completions" else {"messages": MESSAGES})
+        bodies.append((ep, ctx.body(**{**base, **extra})))
+    results: list[Exchange | None] = [None] * len(rows)
+    # Context-overflow cases go last and one at a time: a provider that accepts them may generate
+    # until its context is full, which must not starve the other cases of their timeout.
+    for overflow in (False, True):
+        for ep, path in (("completions", "/completions"), ("chat", "/chat/completions")):
+            idx = [i for i, (e, b) in enumerate(bodies) if e == ep and (b.get("max_tokens") == 10**8) == overflow]
+            send = (lambda bs, p=path: [ctx.client.post(p, b) for b in bs]) if overflow else (
+                lambda bs, p=path: ctx.client.post_many(p, bs))
+            for i, ex in zip(idx, send([bodies[i][1] for i in idx]), strict=True):
+                results[i] = ex
+    failures, unsupported, table = [], [], []
+    for (ep, param, extra, inside), ex in zip(rows, results, strict=True):
+        assert ex is not None
+        got = error_param(ex)
+        entry = {"endpoint": ep, "param": param, "value": extra.get(param, extra), "expect": 200 if inside else 400,
+                 "status": ex.status, "error_param": got}
+        table.append(entry)
+        label = f"{ep} {param}={entry['value']}"
+        if inside and ex.status != 200:
+            (unsupported if 400 <= ex.status < 500 else failures).append(f"{label}: HTTP {ex.status} {ex.text[:100]}")
+        elif not inside:
+            if ex.status == 200:
+                failures.append(f"{label}: accepted (200), documented range exceeded")
+            elif ex.status != 400:
+                failures.append(f"{label}: HTTP {ex.status}, expected 400")
+            elif got != param:
+                failures.append(f"{label}: error.param {got!r}, expected {param!r}")
+    verdict = FAIL if failures else UNSUPPORTED if unsupported else PASS
+    summary = (f"{len(failures)} of {len(rows)} cases wrong" if failures else
+               f"{len(unsupported)} documented values rejected" if unsupported else f"all {len(rows)} cases as documented")
+    return Outcome(verdict, summary, details={"matrix": table}, failures=failures + unsupported)
+
+
+@check(
+    "errors.unknown_model",
+    "an unknown model is 404 model_not_found",
+    rules.UNKNOWN_MODEL,
+    "A completion and a chat completion naming a model the provider does not list.",
+)
+def unknown_model(ctx: Context) -> Outcome:
+    failures, evidence = [], []
+    name = "oairef-no-such-model-7f3a"
+    for ex in (ctx.client.post("/completions", {"model": name, "prompt": PROMPT, "max_tokens": 1}),
+               ctx.client.post("/chat/completions", {"model": name, "messages": MESSAGES, "max_tokens": 1})):
+        evidence.append(ex.excerpt())
+        probs = shape_problems(ex, 404)
+        data = ex.json() or {}
+        if not probs and data["error"].get("code") != "model_not_found":
+            probs.append(f"error.code {data['error'].get('code')!r}, expected 'model_not_found'")
+        failures += [f"{ex.path}: {p}" for p in probs]
+    return Outcome(FAIL if failures else PASS, "; ".join(failures) or "404 model_not_found", evidence=evidence,
+                   failures=failures)

@@ -1,0 +1,153 @@
+"""``oairef validate``: check a provider against the documented sampling semantics.
+
+Examples::
+
+    oairef validate                                   # the embedded reference provider (tiny model)
+    oairef validate --quick                           # fewer samples (< 30 s against the tiny model)
+    oairef validate --base-url http://127.0.0.1:8080/v1 --checks 'sampling.*,penalties.*' --json out.json
+
+Exit status: 0 when no check fails, 1 when one does (with ``--strict``, ``unsupported`` counts as a
+failure), 2 on a usage error or an unreachable provider.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from validator.checks.base import Check
+    from validator.runner import Result
+
+DEFAULT_SAMPLES = 4000
+QUICK_SAMPLES = 600
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of ``oairef validate``."""
+    parser.add_argument("--base-url", default=None,
+                        help="provider base URL ending in /v1 (default: start the embedded reference provider)")
+    parser.add_argument("--api-key", default=None, help="bearer key for the provider")
+    parser.add_argument("--model", default=None, help="model to validate (default: the first of GET /models)")
+    parser.add_argument("--checks", default=None, metavar="GLOB",
+                        help="comma-separated globs of check ids, e.g. 'sampling.*,stop.*' (default: all)")
+    parser.add_argument("--list", action="store_true", help="list the checks and exit")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"fewer samples ({QUICK_SAMPLES} per test unless --samples) and fewer sub-tests")
+    parser.add_argument("--samples", type=int, default=None,
+                        help=f"samples per statistical test (default {DEFAULT_SAMPLES}; {QUICK_SAMPLES} with --quick)")
+    parser.add_argument("--alpha", type=float, default=1e-4, help="significance level per check (default 1e-4)")
+    parser.add_argument("--seed", type=int, default=0, help="seed for every request the validator sends (default 0)")
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
+    parser.add_argument("--max-requests", type=int, default=400,
+                        help="bound on sampling requests per statistical check (default 400)")
+    parser.add_argument("--time-budget", type=float, default=60.0,
+                        help="seconds a single sampling loop may take (default 60)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds (default 60)")
+    parser.add_argument("--json", default=None, metavar="PATH", help="write the machine-readable report here")
+    parser.add_argument("--markdown", default=None, metavar="PATH", help="write a Markdown report here")
+    parser.add_argument("--strict", action="store_true",
+                        help="treat 'unsupported' (a documented parameter rejected) as a failure")
+
+
+def usage_problems(args: argparse.Namespace) -> list[str]:
+    """What is wrong with the options (empty: nothing)."""
+    problems = []
+    if args.samples is not None and not 10 <= args.samples <= 1_000_000:
+        problems.append(f"--samples must be in [10, 1000000], got {args.samples}")
+    if not 0 < args.alpha < 1:
+        problems.append(f"--alpha must be in (0, 1), got {args.alpha}")
+    if not 1 <= args.concurrency <= 64:
+        problems.append(f"--concurrency must be in [1, 64], got {args.concurrency}")
+    if not 1 <= args.max_requests <= 100_000:
+        problems.append(f"--max-requests must be in [1, 100000], got {args.max_requests}")
+    if not 0 < args.time_budget <= 3600:
+        problems.append(f"--time-budget must be in (0, 3600], got {args.time_budget}")
+    if args.seed < 0:
+        problems.append(f"--seed must be >= 0, got {args.seed}")
+    if args.base_url is not None and not args.base_url.startswith(("http://", "https://")):
+        problems.append(f"--base-url must start with http:// or https://, got {args.base_url!r}")
+    return problems
+
+
+def run(args: argparse.Namespace) -> int:
+    """Validate; print a live progress bar and the results table; write the reports asked for."""
+    from rich.console import Console
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from validator.client import Client, ProviderUnreachable, probe
+    from validator.context import Settings
+    from validator.report import results_table, write_json, write_markdown
+    from validator.runner import run_checks, select
+
+    err = Console(stderr=True)
+    out = Console()
+    checks = select(args.checks)
+    if args.list:
+        for c in select(args.checks):
+            out.print(f"{c.id:32} {c.title}")
+        return 0
+    problems = usage_problems(args)
+    if not checks:
+        problems.append(f"--checks {args.checks!r} matches no check (see --list)")
+    if problems:
+        for p in problems:
+            err.print(f"oairef validate: {p}", markup=False)
+        return 2
+    samples = args.samples if args.samples is not None else (QUICK_SAMPLES if args.quick else DEFAULT_SAMPLES)
+    settings = Settings(samples=samples, alpha=args.alpha, seed=args.seed, quick=args.quick,
+                        max_requests_per_check=args.max_requests, time_budget_s=args.time_budget)
+    url = args.base_url
+    if url is None:  # `oairef validate` fills it in with the embedded provider's URL
+        err.print("oairef validate: --base-url is required here")
+        return 2
+    client = Client(url, api_key=args.api_key, timeout_s=args.timeout, concurrency=args.concurrency)
+    try:
+        try:
+            models = probe(client)
+        except ProviderUnreachable as exc:
+            err.print(f"oairef validate: provider unreachable: {exc}", markup=False)
+            return 2
+        model = args.model or _first_model(models.json())
+        if model is None:
+            err.print(f"oairef validate: GET {url}/models answered HTTP {models.status} without a model; "
+                      "pass --model")
+            return 2
+        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                      TimeElapsedColumn(), TextColumn("{task.fields[detail]}"), console=err,
+                      transient=False) as progress:
+            task = progress.add_task("validating", total=len(checks), detail="")
+
+            def on_start(c: Check) -> None:
+                progress.update(task, description=c.id, detail="")
+
+            def on_done(r: Result) -> None:
+                progress.update(task, advance=1, detail=r.verdict)
+
+            def on_progress(msg: str) -> None:
+                progress.update(task, detail=msg)
+
+            result = run_checks(client, model, settings, checks, strict=args.strict, on_start=on_start,
+                                on_done=on_done, on_progress=on_progress)
+    finally:
+        client.close()
+    out.print(results_table(result))
+    out.print(f"{sum(1 for r in result.results if result.effective(r) == 'fail')} failed, "
+              f"{result.requests_sent} requests, {result.duration_s:.1f} s")
+    try:
+        if args.json:
+            write_json(result, args.json)
+        if args.markdown:
+            write_markdown(result, args.markdown)
+    except OSError as exc:
+        err.print(f"oairef validate: cannot write report: {exc}", markup=False)
+        return 2
+    return 1 if result.failed else 0
+
+
+def _first_model(data: Any) -> str | None:
+    if isinstance(data, dict) and isinstance(data.get("data"), list) and data["data"]:
+        first = data["data"][0]
+        if isinstance(first, dict) and isinstance(first.get("id"), str):
+            return first["id"]
+    return None

@@ -1,0 +1,129 @@
+"""Rendering a run: a rich table, JSON with a stable schema, and Markdown.
+
+JSON schema (``schema_version`` 1; fields are only ever added)::
+
+    {
+      "schema_version": 1,
+      "tool": "oairef validate",
+      "provider": {"base_url": str, "model": str},
+      "settings": {"samples": int, "alpha": float, "seed": int, "quick": bool,
+                   "max_requests_per_check": int, "time_budget_s": float, "strict": bool},
+      "summary": {"pass": int, "fail": int, "unsupported": int, "skipped": int,
+                  "failed": bool, "duration_s": float, "requests": int},
+      "checks": [{
+          "id": str, "title": str, "verdict": "pass"|"fail"|"unsupported"|"skipped",
+          "summary": str, "rule": str, "method": str, "statistical": bool, "duration_s": float,
+          "failures": [str],
+          "tests": [{"name", "statistic", "df", "p_value", "p_holm", "n",
+                     "min_detectable_w"?, "min_detectable_rate"?, "observed"?, "expected"?, "note"?}],
+          "details": {...check-specific...},
+          "evidence": [{"request": str, "body": obj|null, "status": int, "response": str, "events"?: int}]
+      }]
+    }
+
+``verdict`` is the check's own verdict; with ``strict`` the summary counts ``unsupported`` as ``fail``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from validator.context import VERDICTS
+from validator.runner import Run
+
+SCHEMA_VERSION = 1
+COLOURS = {"pass": "green", "fail": "bold red", "unsupported": "yellow", "skipped": "dim"}
+
+
+def to_json(run: Run) -> dict[str, Any]:
+    counts = Counter(run.effective(r) for r in run.results)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "tool": "oairef validate",
+        "provider": {"base_url": run.base_url, "model": run.model},
+        "settings": {**run.settings.__dict__, "strict": run.strict},
+        "summary": {**{v: counts.get(v, 0) for v in VERDICTS}, "failed": run.failed,
+                    "duration_s": round(run.duration_s, 2), "requests": run.requests_sent},
+        "checks": [r.as_dict() for r in run.results],
+    }
+
+
+def write_json(run: Run, path: str | Path) -> None:
+    Path(path).write_text(json.dumps(to_json(run), indent=2, default=str) + "\n", encoding="utf-8")
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _fmt_p(p: float | None) -> str:
+    return "-" if p is None else f"{p:.3g}"
+
+
+def to_markdown(run: Run, title: str = "oairef validate report", preface: str = "") -> str:
+    data = to_json(run)
+    s = data["summary"]
+    lines = [
+        f"# {title}",
+        "",
+        *([preface, ""] if preface else []),
+        f"Provider `{run.base_url}`, model `{run.model}`. "
+        f"{s['pass']} pass, {s['fail']} fail, {s['unsupported']} unsupported, {s['skipped']} skipped "
+        f"({s['requests']} requests, {s['duration_s']} s). Settings: samples {run.settings.samples}, "
+        f"alpha {run.settings.alpha:g} per check (Holm within a check), seed {run.settings.seed}"
+        f"{', quick' if run.settings.quick else ''}{', strict' if run.strict else ''}.",
+        "",
+        "| check | verdict | summary |",
+        "|---|---|---|",
+    ]
+    for c in data["checks"]:
+        lines.append(f"| `{c['id']}` | **{c['verdict']}** | {_cell(c['summary'])[:300]} |")
+    lines += ["", "## Details", ""]
+    for c in data["checks"]:
+        lines += [f"### `{c['id']}` — {c['verdict']}", "", f"*{c['title']}.*", "",
+                  f"- **Rule:** {_cell(c['rule'])}", f"- **Method:** {_cell(c['method'])}",
+                  f"- **Result:** {_cell(c['summary'])}"]
+        for f in c["failures"][:8]:
+            lines.append(f"  - {_cell(str(f))[:400]}")
+        if c["tests"]:
+            lines += ["", "| test | n | statistic | df | p | Holm p | detectable (99 % power) |", "|---|---|---|---|---|---|---|"]
+            for t in c["tests"]:
+                mde = (f"w = {t['min_detectable_w']}" if "min_detectable_w" in t else
+                       f"rate = {t['min_detectable_rate']}" if "min_detectable_rate" in t else "-")
+                lines.append(f"| {_cell(t['name'])} | {t['n']} | {t['statistic']} | {t['df']} | {_fmt_p(t['p_value'])} "
+                             f"| {_fmt_p(t.get('p_holm'))} | {mde} |")
+            obs = [t for t in c["tests"] if "observed" in t]
+            for t in obs[:4]:
+                lines.append(f"\n<sub>{_cell(t['name'])}: observed {json.dumps(t['observed'], ensure_ascii=False)}; "
+                             f"predicted {json.dumps(t.get('expected', {}), ensure_ascii=False)}</sub>")
+        if c["evidence"]:
+            ev = c["evidence"][0]
+            body = json.dumps(ev.get("body"), ensure_ascii=False)[:300]
+            lines += ["", f"<details><summary>evidence ({len(c['evidence'])} exchanges; first shown)</summary>", "",
+                      "```", f"{ev['request']} {body}", f"-> {ev['status']} {ev['response'][:400]}", "```", "</details>"]
+        lines.append("")
+    return "\n".join(lines)
+
+
+def write_markdown(run: Run, path: str | Path, title: str = "oairef validate report", preface: str = "") -> None:
+    Path(path).write_text(to_markdown(run, title, preface), encoding="utf-8")
+
+
+def results_table(run: Run) -> Any:
+    """A rich Table of the run's results."""
+    from rich.table import Table
+
+    table = Table(title=f"oairef validate — {run.base_url} ({run.model})")
+    table.add_column("check", no_wrap=True)
+    table.add_column("verdict")
+    table.add_column("min Holm p", justify="right")
+    table.add_column("summary", overflow="fold")
+    for r in run.results:
+        v = run.effective(r)
+        tests = r.outcome.tests if r.outcome else []
+        pmin = min((t.p_holm for t in tests if t.p_holm is not None), default=None)
+        table.add_row(r.check.id, f"[{COLOURS[v]}]{v}[/]", _fmt_p(pmin), r.summary[:200])
+    return table
