@@ -5,7 +5,7 @@ numpy + numba only; no HTTP. See ``../shared/SEMANTICS.md`` for the contract.
 """
 
 from .engine import CompletionStream, complete, stream_complete
-from .errors import GenerationCancelled, InvalidLogits, InvalidParameter
+from .errors import ContextLengthExceeded, GenerationCancelled, InvalidLogits, InvalidParameter
 from .kernels import sample_batch, sample_next
 from .model import Model
 from .params import SamplingParams
@@ -16,6 +16,7 @@ __all__ = [
     "Choice",
     "Completion",
     "CompletionStream",
+    "ContextLengthExceeded",
     "GenerationCancelled",
     "InvalidLogits",
     "InvalidParameter",

@@ -13,6 +13,7 @@ from sampler_testing import ScriptedModel
 
 from models import TinyModel
 from sampler import (
+    ContextLengthExceeded,
     GenerationCancelled,
     InvalidParameter,
     SamplingParams,
@@ -20,6 +21,7 @@ from sampler import (
     stream_complete,
 )
 from sampler import reference as R
+from sampler.engine import generation_budget
 
 
 @pytest.fixture(scope="module")
@@ -220,6 +222,29 @@ def test_max_tokens_eos_and_context(tiny: TinyModel) -> None:
     with pytest.raises(InvalidParameter) as info:
         complete(small, "a" * 11, SamplingParams(max_tokens=None))
     assert info.value.param == "prompt"
+
+
+def test_context_check() -> None:
+    """One context check: the prompt must fit (and, with max_tokens None, leave a token to generate);
+    prompt + max_tokens must fit. Every failure is a ContextLengthExceeded naming the parameter."""
+    small = ScriptedModel(b"x" * 100, n_ctx=10)
+    assert generation_budget(3, None, 10) == 7 and generation_budget(3, 7, 10) == 7
+    assert generation_budget(10, 0, 10) == 0
+    for prompt_tokens, max_tokens, param in [(11, 0, "prompt"), (10, None, "prompt"), (4, 7, "max_tokens")]:
+        with pytest.raises(ContextLengthExceeded) as info:
+            generation_budget(prompt_tokens, max_tokens, 10)
+        assert info.value.param == param and isinstance(info.value, InvalidParameter)
+    with pytest.raises(ContextLengthExceeded) as info:
+        complete(small, "a" * 10, SamplingParams(max_tokens=None))
+    assert info.value.param == "prompt"
+    scored = complete(small, "a" * 10, SamplingParams(max_tokens=0, echo=True))
+    assert scored.choices[0].text == "a" * 10 and scored.completion_tokens == 0
+    with pytest.raises(InvalidParameter) as info:
+        stream_complete(small, [[1, 2], [3, 257]], SamplingParams())
+    assert (info.value.param, info.value.message) == ("prompt", "token id 257 is outside the vocabulary [0, 257)")
+    with pytest.raises(InvalidParameter) as info:
+        complete(small, "ab", SamplingParams(logit_bias={257: 1.0}))
+    assert (info.value.param, info.value.message) == ("logit_bias", "token id 257 is outside the vocabulary [0, 257)")
 
 
 def test_several_prompts_index_and_usage(tiny: TinyModel) -> None:
