@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -25,6 +26,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from sampler import ContextLengthExceeded, InvalidParameter
 
 log = logging.getLogger("oairef.serve")
 
@@ -67,9 +70,15 @@ def invalid(param: str | None, message: str, code: str | None = "invalid_value")
     return APIError(400, message, param=param, code=code)
 
 
-def from_invalid_parameter(exc: Any) -> APIError:
-    """A 400 for the sampler's ``InvalidParameter(param, message)``: "Invalid value for 'param': ..."."""
-    return invalid(exc.param, f"Invalid value for '{exc.param}': {exc.message}")
+def from_invalid_parameter(exc: InvalidParameter, fields: Mapping[str, str] = MappingProxyType({})) -> APIError:
+    """A 400 for the sampler's ``InvalidParameter(param, message)``: "Invalid value for 'param': ...".
+
+    ``fields`` renames a sampler parameter to the request field it came from (chat's ``prompt`` is its
+    ``messages``); a ``ContextLengthExceeded`` has ``code: "context_length_exceeded"``, as OpenAI's.
+    """
+    param = fields.get(exc.param, exc.param)
+    code = "context_length_exceeded" if isinstance(exc, ContextLengthExceeded) else "invalid_value"
+    return invalid(param, f"Invalid value for '{param}': {exc.message}", code=code)
 
 
 def model_not_found(model: str) -> APIError:

@@ -1,9 +1,10 @@
 """Running a ``Job`` through the sampler's engine, off the event loop, cancellably.
 
 Rules:
-- ``run_job`` and ``open_streams`` are synchronous; routes call them in the threadpool. The
+- ``run_job`` and ``JobStream`` are synchronous; routes call them in the threadpool. The
   ``cancelled`` callback (a disconnected client) is passed to the engine, which stops at the next token.
-- Several prompts: prompt ``p``'s choice ``j`` gets index ``p * n + j``; usage sums over prompts.
+- Results are the sampler's own: a ``sampler.Completion`` (choice ``index`` = ``prompt_index * n + j``,
+  usage summed over prompts) or ``sampler.StreamDelta`` pieces.
 - The ``stop_leak`` fault: the engine runs without ``stop``; the server cuts the text just *after*
   the earliest stop string (so the stop string leaks) and reports ``finish_reason: "stop"``.
 """
@@ -12,38 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from typing import Any
 
 import sampler
 from provider.faults import leak_stop
 from provider.requests_parse import Job
+from sampler import Choice, Completion, Model, StreamDelta
+from sampler.engine import normalize_prompts
 
 
-@dataclass
-class ChoiceResult:
-    """One returned choice, with its index across all prompts."""
-
-    index: int
-    text: str
-    finish_reason: str
-    logprobs: list[Any] | None
+def _echo_lengths(model: Model, job: Job) -> list[int]:
+    """Characters of each prompt's echoed text (0 without ``echo``)."""
+    return [len(tp.text) if job.params.echo else 0 for tp in normalize_prompts(model, job.prompt)]
 
 
-@dataclass
-class JobResult:
-    """All choices of a job and its usage counts."""
-
-    choices: list[ChoiceResult]
-    prompt_tokens: int
-    completion_tokens: int
-
-
-def _prompt_text(model: Any, ids: list[int]) -> str:
-    return b"".join(model.token_bytes(t) for t in ids).decode("utf-8", errors="replace")
-
-
-def _leak(choice: ChoiceResult, stops: tuple[str, ...], start: int) -> ChoiceResult:
+def _leak(choice: Choice, stops: tuple[str, ...], start: int) -> Choice:
     """``stop_leak``: cut after the earliest stop string found in ``text[start:]``."""
     head, tail = choice.text[:start], choice.text[start:]
     cut, matched = leak_stop(tail, list(stops))
@@ -58,45 +41,30 @@ def _leak(choice: ChoiceResult, stops: tuple[str, ...], start: int) -> ChoiceRes
     return dataclasses.replace(choice, text=text, finish_reason="stop", logprobs=logprobs)
 
 
-def run_job(model: Any, job: Job, *, count_prompt_in_penalties: bool,
-            cancelled: Callable[[], bool] | None = None) -> JobResult:
+def run_job(model: Model, job: Job, *, count_prompt_in_penalties: bool,
+            cancelled: Callable[[], bool] | None = None) -> Completion:
     """Generate every prompt of ``job`` (blocking; all prompts step together in the engine)."""
-    n = job.params.n
-    out = sampler.complete(model, job.prompts, job.params, count_prompt_in_penalties=count_prompt_in_penalties,
+    out = sampler.complete(model, job.prompt, job.params, count_prompt_in_penalties=count_prompt_in_penalties,
                            cancelled=cancelled)
-    choices: list[ChoiceResult] = []
-    for c in out.choices:
-        res = ChoiceResult(c.index, c.text, c.finish_reason, c.logprobs)
-        if job.stop_leak:
-            echo_len = len(_prompt_text(model, job.prompts[c.index // n])) if job.params.echo else 0
-            res = _leak(res, job.stop_leak, echo_len)
-        choices.append(res)
-    return JobResult(choices, out.prompt_tokens, out.completion_tokens)
-
-
-@dataclass
-class Delta:
-    """One streamed piece of one choice (index across prompts)."""
-
-    index: int
-    text: str
-    logprobs: list[Any] | None
-    finish_reason: str | None
+    if job.stop_leak:
+        echoed = _echo_lengths(model, job)
+        out.choices = [_leak(c, job.stop_leak, echoed[c.index // job.params.n]) for c in out.choices]
+    return out
 
 
 class JobStream:
-    """Iterates ``Delta`` over the engine's stream for every prompt of ``job``; ``prompt_tokens`` and
-    ``completion_tokens`` are complete after exhaustion; ``close()`` stops generation."""
+    """Iterates ``StreamDelta`` over the engine's stream for every prompt of ``job``; ``prompt_tokens``
+    and ``completion_tokens`` are complete after exhaustion; ``close()`` stops generation."""
 
-    def __init__(self, model: Any, job: Job, *, count_prompt_in_penalties: bool,
+    def __init__(self, model: Model, job: Job, *, count_prompt_in_penalties: bool,
                  cancelled: Callable[[], bool] | None = None) -> None:
-        self._stream = sampler.stream_complete(model, job.prompts, job.params,
+        self._stream = sampler.stream_complete(model, job.prompt, job.params,
                                                count_prompt_in_penalties=count_prompt_in_penalties,
                                                cancelled=cancelled)
         self._leak = None
         if job.stop_leak:
             n = job.params.n
-            echoed = [len(_prompt_text(model, ids)) if job.params.echo else 0 for ids in job.prompts]
+            echoed = _echo_lengths(model, job)
             self._leak = _StreamLeak(job.stop_leak, lambda index: echoed[index // n])
         self._iter = self._run()
 
@@ -108,15 +76,14 @@ class JobStream:
     def completion_tokens(self) -> int:
         return int(self._stream.completion_tokens)
 
-    def __iter__(self) -> Iterator[Delta]:
+    def __iter__(self) -> Iterator[StreamDelta]:
         return self._iter
 
-    def __next__(self) -> Delta:
+    def __next__(self) -> StreamDelta:
         return next(self._iter)
 
-    def _run(self) -> Iterator[Delta]:
-        for d in self._stream:
-            delta = Delta(d.index, d.text, d.logprobs, d.finish_reason)
+    def _run(self) -> Iterator[StreamDelta]:
+        for delta in self._stream:
             if self._leak is not None:
                 yield from self._leak.feed(delta)
             else:
@@ -139,7 +106,7 @@ class _StreamLeak:
         self.text: dict[int, str] = {}
         self.done: set[int] = set()
 
-    def feed(self, d: Delta) -> Iterator[Delta]:
+    def feed(self, d: StreamDelta) -> Iterator[StreamDelta]:
         if d.index in self.done:
             return
         before = self.text.get(d.index, "")
@@ -148,7 +115,7 @@ class _StreamLeak:
         cut, matched = leak_stop(full[skip:], list(self.stops))
         if matched:
             self.done.add(d.index)
-            yield Delta(d.index, (full[:skip] + cut)[len(before):], d.logprobs, "stop")
+            yield StreamDelta(d.index, (full[:skip] + cut)[len(before):], d.logprobs, "stop")
             return
         self.text[d.index] = full
         yield d

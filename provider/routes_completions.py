@@ -26,14 +26,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
-import sampler
 from provider import responses as R
 from provider.body import read_json_object
-from provider.errors import APIError, from_invalid_parameter, log
-from provider.generation import Delta, JobResult, JobStream, run_job
+from provider.errors import APIError, log
+from provider.generation import JobStream, run_job
 from provider.requests_parse import Job, parse_chat, parse_completion
 from provider.state import ServerState, get_state
-from sampler import InvalidParameter
+from sampler import Completion, GenerationCancelled, InvalidParameter, StreamDelta, TokenLogprob
 
 router = APIRouter()
 
@@ -47,7 +46,7 @@ def _parse(kind: str, body: dict[str, Any], state: ServerState) -> Job:
                  logprobs_mode=state.effective_logprobs_mode)
 
 
-async def _generate(request: Request, state: ServerState, job: Job) -> JobResult | None:
+async def _generate(request: Request, state: ServerState, job: Job) -> Completion | None:
     """Run ``job`` in the threadpool; ``None`` if the client went away first."""
     cancel = threading.Event()
     done = asyncio.Event()
@@ -66,10 +65,10 @@ async def _generate(request: Request, state: ServerState, job: Job) -> JobResult
         return await run_in_threadpool(run_job, state.model, job,
                                        count_prompt_in_penalties=state.fault.count_prompt_in_penalties,
                                        cancelled=cancel.is_set)
-    except sampler.GenerationCancelled:
+    except GenerationCancelled:
         return None
-    except sampler.InvalidParameter as exc:
-        raise from_invalid_parameter(exc) from None
+    except InvalidParameter as exc:
+        raise job.refusal(exc) from None
     finally:
         done.set()
         await watcher
@@ -89,12 +88,12 @@ async def _open_stream(state: ServerState, job: Job) -> tuple[JobStream, threadi
                                          count_prompt_in_penalties=state.fault.count_prompt_in_penalties,
                                          cancelled=cancel.is_set)
     except InvalidParameter as exc:
-        raise from_invalid_parameter(exc) from None
+        raise job.refusal(exc) from None
     return stream, cancel
 
 
 async def _stream_events(state: ServerState, job: Job, stream: JobStream, cancel: threading.Event,
-                         to_chunks: Callable[[Delta], list[dict[str, Any]]],
+                         to_chunks: Callable[[StreamDelta], list[dict[str, Any]]],
                          opening: list[dict[str, Any]],
                          usage_chunk: Callable[[int, int], dict[str, Any]]) -> AsyncIterator[str]:
     """SSE text of a streamed job; generation stops when the consumer goes away."""
@@ -102,7 +101,7 @@ async def _stream_events(state: ServerState, job: Job, stream: JobStream, cancel
     state.stats.begin()
     completed = False
 
-    def step() -> Delta | None:
+    def step() -> StreamDelta | None:
         with lock:
             return next(stream, None)
 
@@ -117,7 +116,7 @@ async def _stream_events(state: ServerState, job: Job, stream: JobStream, cancel
             try:
                 delta = await run_in_threadpool(step)
             except Exception as exc:  # after the 200 went out: report in-band, as OpenAI does
-                err = from_invalid_parameter(exc) if isinstance(exc, InvalidParameter) else APIError(
+                err = job.refusal(exc) if isinstance(exc, InvalidParameter) else APIError(
                     500, f"generation failed: {type(exc).__name__}: {exc}", type="server_error")
                 if err.status == 500:
                     log.exception("stream failed")
@@ -154,7 +153,7 @@ async def create_completion(request: Request) -> Response:
     model = state.model
 
     if job.stream:
-        def to_chunks(d: Delta) -> list[dict[str, Any]]:
+        def to_chunks(d: StreamDelta) -> list[dict[str, Any]]:
             choice = {"index": d.index, "text": d.text,
                       "logprobs": R.completion_logprobs(d.logprobs, model) if job.params.logprobs is not None
                       else None,
@@ -192,7 +191,7 @@ async def create_chat_completion(request: Request) -> Response:
     model = state.model
     k = job.params.logprobs
 
-    def lp(entries: list[Any] | None) -> dict[str, Any] | None:
+    def lp(entries: list[TokenLogprob] | None) -> dict[str, Any] | None:
         return R.chat_logprobs(entries, model, k) if k is not None else None
 
     if job.stream:
@@ -203,7 +202,7 @@ async def create_chat_completion(request: Request) -> Response:
         opening = [chunk([{"index": i, "delta": {"role": "assistant", "content": ""}, "logprobs": None,
                            "finish_reason": None}]) for i in range(job.params.n)]
 
-        def to_chunks(d: Delta) -> list[dict[str, Any]]:
+        def to_chunks(d: StreamDelta) -> list[dict[str, Any]]:
             out = []
             if d.text or d.logprobs:
                 out.append(chunk([{"index": d.index, "delta": {"content": d.text}, "logprobs": lp(d.logprobs),
