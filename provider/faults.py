@@ -33,29 +33,79 @@ The faults:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 JSON = dict[str, Any]
+Bounds = tuple[float | None, float | None]
 
-#: Documented numeric ranges that ``ranges_clamped`` clamps into (parameter -> (low, high)).
-CLAMP_RANGES: dict[str, tuple[float, float]] = {
-    "temperature": (0.0, 2.0),
-    "top_p": (0.0, 1.0),
-    "n": (1, 128),
-    "best_of": (1, 20),
-    "logprobs": (0, 5),
-    "top_logprobs": (0, 20),
-    "presence_penalty": (-2.0, 2.0),
-    "frequency_penalty": (-2.0, 2.0),
-}
-LOGIT_BIAS_RANGE = (-100.0, 100.0)
-MAX_STOP_STRINGS = 4
+
+@dataclass(frozen=True)
+class Limits:
+    """The documented limits of one kind of request body, as its generated request model states them.
+
+    ``numbers``: numeric property -> ``(minimum, maximum)`` (``None`` where the spec has no bound);
+    ``values``: object property -> the bounds of its values (``logit_bias``);
+    ``items``: array property -> its ``maxItems`` (``stop``).
+    """
+
+    numbers: Mapping[str, Bounds]
+    values: Mapping[str, Bounds]
+    items: Mapping[str, int]
+
+
+def _variants(node: JSON, defs: JSON) -> Iterator[JSON]:
+    """The schemas ``node`` may be: itself, or through ``$ref`` and ``anyOf``/``oneOf`` each alternative."""
+    if "$ref" in node:
+        yield from _variants(defs[node["$ref"].rsplit("/", 1)[-1]], defs)
+        return
+    alternatives = node.get("anyOf") or node.get("oneOf")
+    if alternatives:
+        for alt in alternatives:
+            yield from _variants(alt, defs)
+    else:
+        yield node
+
+
+def _bounds(node: JSON, defs: JSON) -> Bounds | None:
+    for v in _variants(node, defs):
+        if v.get("type") in ("integer", "number") and ("minimum" in v or "maximum" in v):
+            return v.get("minimum"), v.get("maximum")
+    return None
+
+
+@functools.cache
+def request_limits(kind: str) -> Limits:
+    """The limits of a ``kind`` (``"completion"`` / ``"chat"``) request, read from the JSON schema of its
+    generated request model (so from ``spec/openai.yaml``, never from a copy)."""
+    from provider.requests_parse import REQUEST_MODELS
+
+    schema = REQUEST_MODELS[kind].model_json_schema()
+    defs = schema.get("$defs", {})
+    numbers: dict[str, Bounds] = {}
+    values: dict[str, Bounds] = {}
+    items: dict[str, int] = {}
+    for name, prop in schema["properties"].items():
+        bounds = _bounds(prop, defs)
+        if bounds is not None:
+            numbers[name] = bounds
+        for v in _variants(prop, defs):
+            extra = v.get("additionalProperties")
+            if v.get("type") == "object" and isinstance(extra, dict) and (vb := _bounds(extra, defs)):
+                values[name] = vb
+            if v.get("type") == "array" and "maxItems" in v:
+                items[name] = int(v["maxItems"])
+    return Limits(numbers, values, items)
 
 
 def _identity(x: JSON) -> JSON:
     return x
+
+
+def _same_body(kind: str, body: JSON) -> JSON:
+    return body
 
 
 @dataclass(frozen=True)
@@ -64,7 +114,7 @@ class Fault:
 
     name: str
     doc: str
-    request: Callable[[JSON], JSON] = _identity
+    request: Callable[[str, JSON], JSON] = _same_body
     params: Callable[[JSON], JSON] = _identity
     count_prompt_in_penalties: bool = False
     logprobs_mode: str | None = None
@@ -113,29 +163,34 @@ def _seed_ignored(p: JSON) -> JSON:
     return {**p, "seed": None}
 
 
-def _clamp_number(value: Any, low: float, high: float) -> Any:
+def _clamp_number(value: Any, bounds: Bounds) -> Any:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return value
-    clamped = min(max(value, low), high)
+    low, high = bounds
+    clamped = value if low is None else max(value, low)
+    clamped = clamped if high is None else min(clamped, high)
     return type(value)(clamped) if isinstance(value, int) and float(clamped).is_integer() else clamped
 
 
-def clamp_request(body: JSON) -> JSON:
-    """``ranges_clamped``: clamp every documented numeric range, logit_bias values and stop count."""
+def clamp_request(kind: str, body: JSON) -> JSON:
+    """``ranges_clamped``: clamp every documented numeric range, the values of ``logit_bias`` and the
+    number of ``stop`` strings into the limits of a ``kind`` request (:func:`request_limits`)."""
+    limits = request_limits(kind)
     out = dict(body)
-    for name, (low, high) in CLAMP_RANGES.items():
+    for name, bounds in limits.numbers.items():
         if name in out:
-            out[name] = _clamp_number(out[name], low, high)
-    bias = out.get("logit_bias")
-    if isinstance(bias, dict):
-        out["logit_bias"] = {k: _clamp_number(v, *LOGIT_BIAS_RANGE) for k, v in bias.items()}
-    stop = out.get("stop")
-    if isinstance(stop, list):
-        out["stop"] = stop[:MAX_STOP_STRINGS]
+            out[name] = _clamp_number(out[name], bounds)
+    for name, bounds in limits.values.items():
+        if isinstance(out.get(name), dict):
+            out[name] = {k: _clamp_number(v, bounds) for k, v in out[name].items()}
+    for name, most in limits.items.items():
+        if isinstance(out.get(name), list):
+            out[name] = out[name][:most]
     n, best_of = out.get("n"), out.get("best_of")
     if isinstance(n, int) and isinstance(best_of, int) and best_of < n:
         # best_of must be >= n: raise it to n when that is in range, else drop it (defaults to n)
-        out["best_of"] = n if n <= CLAMP_RANGES["best_of"][1] else None
+        high = limits.numbers["best_of"][1]
+        out["best_of"] = n if high is None or n <= high else None
     return out
 
 

@@ -31,15 +31,17 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
 from generated import models as request_models
 from provider.errors import APIError, from_invalid_parameter, from_pydantic, invalid, model_not_found
-from provider.faults import Fault
 from sampler import InvalidParameter, Model, SamplingParams
 from sampler.engine import Prompt
+
+if TYPE_CHECKING:
+    from provider.faults import Fault
 
 #: Completions' documented ``max_tokens`` default.
 COMPLETIONS_MAX_TOKENS = 16
@@ -134,7 +136,7 @@ def _finish(fault: Fault, fields: dict[str, Any], names: Mapping[str, str]) -> t
 def parse_completion(body: dict[str, Any], *, model: Model, model_id: str, fault: Fault,
                      logprobs_mode: str) -> Job:
     """Validate a ``POST /v1/completions`` body into a ``Job`` (raises ``APIError``)."""
-    body = fault.request(body)
+    body = fault.request("completion", body)
     validate_body("completion", body)
     if body["model"] != model_id:
         raise model_not_found(body["model"])
@@ -197,7 +199,7 @@ def chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def parse_chat(body: dict[str, Any], *, model: Model, model_id: str, fault: Fault,
                logprobs_mode: str) -> Job:
     """Validate a ``POST /v1/chat/completions`` body into a ``Job`` (raises ``APIError``)."""
-    body = fault.request(body)
+    body = fault.request("chat", body)
     validate_body("chat", body)
     if body["model"] != model_id:
         raise model_not_found(body["model"])

@@ -23,6 +23,8 @@ def test_serve_arguments() -> None:
         (9000, ["a", "b"], "processed", "no_done", "tiny", "127.0.0.1")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--fault", "not_a_fault"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--logprobs-mode", "cooked"])
 
 
 def test_serve_bad_model_path_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -13,8 +13,9 @@ import pytest
 from server_support import post, serve, sse_events
 
 from models import TinyModel
-from provider.faults import FAULTS, clamp_request, get_fault
+from provider.faults import FAULTS, clamp_request, get_fault, request_limits
 from sampler import SamplingParams, complete
+from sampler.params import MAX_STOP, RANGES
 
 PROMPT = "The keeper counted the ships"
 EOS = 2048
@@ -163,8 +164,22 @@ def test_ranges_clamped(normal: str) -> None:
         assert _texts(_completion(url, temperature=5, top_p=3, seed=2)) == \
             _texts(_completion(normal, temperature=2, top_p=1, seed=2))
         assert len(_completion(url, n=500, best_of=3, max_tokens=1)["choices"]) == 128
-    assert clamp_request({"logit_bias": {"1": 500}, "stop": list("abcdef"), "presence_penalty": -9}) == \
+    assert clamp_request("completion", {"logit_bias": {"1": 500}, "stop": list("abcdef"), "presence_penalty": -9}) == \
         {"logit_bias": {"1": 100}, "stop": list("abcd"), "presence_penalty": -2.0}
+    assert clamp_request("chat", {"top_logprobs": 99, "logprobs": True, "max_completion_tokens": -4}) == \
+        {"top_logprobs": 20, "logprobs": True, "max_completion_tokens": 0}
+
+
+def test_clamp_limits_are_the_spec_ranges() -> None:
+    """The limits ranges_clamped clamps into are read from the generated request models' JSON schema;
+    they agree with the sampler's own RANGES (held equal to the spec by tests/sampler)."""
+    completion, chat = request_limits("completion"), request_limits("chat")
+    for name in ("temperature", "top_p", "presence_penalty", "frequency_penalty", "n", "best_of", "logprobs"):
+        assert completion.numbers[name] == RANGES[name], name
+    assert chat.numbers["top_logprobs"] == RANGES["top_logprobs"] and "best_of" not in chat.numbers
+    assert completion.values["logit_bias"] == chat.values["logit_bias"] == RANGES["logit_bias"]
+    assert completion.items["stop"] == chat.items["stop"] == MAX_STOP
+    assert completion.numbers["max_tokens"] == (0, None)
 
 
 def test_flat_error(normal: str) -> None:
