@@ -31,14 +31,12 @@ from sampler import ContextLengthExceeded, InvalidParameter
 
 log = logging.getLogger("oairef.serve")
 
-#: Renders an error dict (``{"message", "type", "param", "code"}``) into a response body.
-#: The default nests it under ``"error"``; the ``flat_error`` fault replaces it.
+#: Rewrites an error body before it is sent (a test fault's hook, ``provider.faults``).
 ErrorShaper = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def nested_error(err: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI's error body: ``{"error": {...}}``."""
-    return {"error": err}
+def _as_is(body: dict[str, Any]) -> dict[str, Any]:
+    return body
 
 
 class APIError(Exception):
@@ -63,6 +61,10 @@ class APIError(Exception):
     def to_dict(self) -> dict[str, Any]:
         """The inner error object."""
         return {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
+
+    def body(self) -> dict[str, Any]:
+        """OpenAI's error body: ``{"error": {...}}``."""
+        return {"error": self.to_dict()}
 
 
 def invalid(param: str | None, message: str, code: str | None = "invalid_value") -> APIError:
@@ -170,12 +172,12 @@ def from_pydantic(exc: ValidationError) -> APIError:
     return from_validation_errors(exc.errors(include_url=False))
 
 
-def install_error_handlers(app: FastAPI, shaper: ErrorShaper = nested_error) -> None:
-    """Answer every error of ``app`` in OpenAI's shape (``shaper`` renders the body)."""
+def install_error_handlers(app: FastAPI, shaper: ErrorShaper = _as_is) -> None:
+    """Answer every error of ``app`` in OpenAI's shape (``shaper`` may rewrite the body)."""
 
     def respond(err: APIError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-        return JSONResponse(shaper(err.to_dict()), status_code=err.status, headers=headers)
+        return JSONResponse(shaper(err.body()), status_code=err.status, headers=headers)
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:

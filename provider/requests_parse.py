@@ -3,7 +3,8 @@ its one owner and maps the owner's refusal to an OpenAI-shaped 400.
 
 Order of checks (the first failure is the answer):
 
-1. the body is a JSON object (``provider.body``); a ``ranges_clamped`` fault may rewrite it;
+1. the body is a JSON object (``provider.body``) — which a test fault's ``request`` hook may have
+   rewritten before it gets here (``provider.faults``; this module knows no fault);
 2. the generated request model (``generated.models.CreateCompletionRequest`` /
    ``CreateChatCompletionRequest``, from ``spec/openai.yaml``) enforces strict JSON types, ranges, enums,
    ``maxItems`` and the spec's ``x-oairef-rules`` (``best_of >= n``, ``top_logprobs`` requires
@@ -31,7 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -39,9 +40,7 @@ from generated import models as request_models
 from provider.errors import APIError, from_invalid_parameter, from_pydantic, invalid, model_not_found
 from sampler import InvalidParameter, Model, SamplingParams
 from sampler.engine import Prompt
-
-if TYPE_CHECKING:
-    from provider.faults import Fault
+from sampler.params import RANGES
 
 #: Completions' documented ``max_tokens`` default.
 COMPLETIONS_MAX_TOKENS = 16
@@ -59,9 +58,9 @@ class Job:
     """One validated request: what to generate and how to answer.
 
     ``prompt`` is what the engine tokenizes: completions' prompt as given (null: ``""``), or chat's
-    messages rendered by the model's chat template. ``fields`` maps a sampler parameter name to the
-    request field it came from where the two differ. ``stop_leak`` holds the stop strings the
-    server matches itself under the ``stop_leak`` fault (the engine then gets no ``stop``).
+    messages rendered by the model's chat template. ``params`` are the sampling parameters as the
+    request asked for them. ``fields`` maps a sampler parameter name to the request field it came
+    from where the two differ.
     """
 
     kind: Kind
@@ -70,7 +69,6 @@ class Job:
     params: SamplingParams
     include_usage: bool
     fields: Mapping[str, str] = field(default_factory=dict)
-    stop_leak: tuple[str, ...] = ()
 
     @property
     def stream(self) -> bool:
@@ -93,69 +91,47 @@ def validate_body(kind: Kind, body: dict[str, Any]) -> None:
         raise from_pydantic(exc) from None
 
 
-def _sampling(fields: dict[str, Any], names: Mapping[str, str]) -> SamplingParams:
-    allowed = SamplingParams.__dataclass_fields__
-    try:
-        return SamplingParams(**{k: v for k, v in fields.items() if k in allowed})
-    except InvalidParameter as exc:
-        raise from_invalid_parameter(exc, names) from None
-
-
 def _opt(body: dict[str, Any], name: str, default: Any) -> Any:
     value = body.get(name)
     return default if value is None else value
 
 
-def _common_fields(body: dict[str, Any], logprobs_mode: str) -> dict[str, Any]:
-    return {
-        "temperature": _opt(body, "temperature", 1.0),
-        "top_p": _opt(body, "top_p", 1.0),
-        "presence_penalty": _opt(body, "presence_penalty", 0.0),
-        "frequency_penalty": _opt(body, "frequency_penalty", 0.0),
-        "logit_bias": body.get("logit_bias"),
-        "stop": body.get("stop"),
-        "n": _opt(body, "n", 1),
-        "seed": body.get("seed"),
-        "stream": bool(body.get("stream")),
-        "logprobs_mode": logprobs_mode,
-    }
+def _sampling(body: dict[str, Any], logprobs_mode: str, names: Mapping[str, str], **fields: Any) -> SamplingParams:
+    """Step 4: the fields both endpoints share, plus ``fields``, as ``SamplingParams``."""
+    try:
+        return SamplingParams(
+            temperature=_opt(body, "temperature", 1.0),
+            top_p=_opt(body, "top_p", 1.0),
+            presence_penalty=_opt(body, "presence_penalty", 0.0),
+            frequency_penalty=_opt(body, "frequency_penalty", 0.0),
+            logit_bias=body.get("logit_bias"),
+            stop=body.get("stop"),
+            n=_opt(body, "n", 1),
+            seed=body.get("seed"),
+            stream=body.get("stream") is True,
+            logprobs_mode=logprobs_mode,
+            **fields,
+        )
+    except InvalidParameter as exc:
+        raise from_invalid_parameter(exc, names) from None
 
 
-def _finish(fault: Fault, fields: dict[str, Any], names: Mapping[str, str]) -> tuple[SamplingParams, tuple[str, ...]]:
-    """Apply the fault to the fields, check them, and split off a leaked stop."""
-    fields = fault.params(fields)
-    leak: tuple[str, ...] = ()
-    if fault.stop_leak and fields.get("stop") is not None:
-        stop = fields["stop"]
-        leak = (stop,) if isinstance(stop, str) else tuple(s for s in stop if isinstance(s, str))
-        _sampling(fields, names)  # the stop list is still validated
-        fields = {**fields, "stop": None}
-    return _sampling(fields, names), leak
-
-
-def parse_completion(body: dict[str, Any], *, model: Model, model_id: str, fault: Fault,
-                     logprobs_mode: str) -> Job:
+def parse_completion(body: dict[str, Any], *, model_id: str, logprobs_mode: str) -> Job:
     """Validate a ``POST /v1/completions`` body into a ``Job`` (raises ``APIError``)."""
-    body = fault.request("completion", body)
     validate_body("completion", body)
     if body["model"] != model_id:
         raise model_not_found(body["model"])
     suffix = body.get("suffix")
     if suffix not in (None, ""):
         raise invalid("suffix", "suffix (insertion) is not supported by this model")
-    fields = _common_fields(body, logprobs_mode)
-    fields.update(
-        max_tokens=_opt(body, "max_tokens", COMPLETIONS_MAX_TOKENS),
-        best_of=body.get("best_of"),
-        best_of_given=body.get("best_of") is not None,
-        logprobs=body.get("logprobs"),
-        echo=bool(body.get("echo")),
-        max_logprobs=5,
-    )
-    params, leak = _finish(fault, fields, {})
+    params = _sampling(body, logprobs_mode, {},
+                       max_tokens=_opt(body, "max_tokens", COMPLETIONS_MAX_TOKENS),
+                       best_of=body.get("best_of"),
+                       logprobs=body.get("logprobs"),
+                       echo=body.get("echo") is True,
+                       max_logprobs=RANGES["logprobs"][1])
     prompt = body.get("prompt")
-    return Job("completion", model_id, "" if prompt is None else prompt, params, _include_usage(body),
-               stop_leak=leak)
+    return Job("completion", model_id, "" if prompt is None else prompt, params, _include_usage(body))
 
 
 def _include_usage(body: dict[str, Any]) -> bool:
@@ -196,10 +172,8 @@ def chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def parse_chat(body: dict[str, Any], *, model: Model, model_id: str, fault: Fault,
-               logprobs_mode: str) -> Job:
+def parse_chat(body: dict[str, Any], *, model: Model, model_id: str, logprobs_mode: str) -> Job:
     """Validate a ``POST /v1/chat/completions`` body into a ``Job`` (raises ``APIError``)."""
-    body = fault.request("chat", body)
     validate_body("chat", body)
     if body["model"] != model_id:
         raise model_not_found(body["model"])
@@ -210,17 +184,14 @@ def parse_chat(body: dict[str, Any], *, model: Model, model_id: str, fault: Faul
     else:
         max_tokens = body.get("max_tokens")
     want_logprobs = body.get("logprobs") is True
-    fields = _common_fields(body, logprobs_mode)
-    fields.update(
-        max_tokens=max_tokens,
-        logprobs=_opt(body, "top_logprobs", 0) if want_logprobs else None,
-        max_logprobs=20,
-    )
-    params, leak = _finish(fault, fields, names)
+    params = _sampling(body, logprobs_mode, names,
+                       max_tokens=max_tokens,
+                       logprobs=_opt(body, "top_logprobs", 0) if want_logprobs else None,
+                       max_logprobs=RANGES["top_logprobs"][1])
     try:
         text = model.apply_chat_template(chat_messages(body["messages"]))
     except APIError:
         raise
     except Exception as exc:  # a template's raise_exception() or a template bug: the request's fault
         raise invalid("messages", f"the model's chat template rejected these messages: {exc}") from None
-    return Job("chat", model_id, text, params, _include_usage(body), names, leak)
+    return Job("chat", model_id, text, params, _include_usage(body), names)

@@ -26,8 +26,9 @@ Rules implemented here:
 - **Logprobs**: per token the chosen logprob and the top-k plus the chosen (<= k + 1), ``raw`` or
   ``processed`` per ``params.logprobs_mode``; ``text_offset`` counts characters from the start of the
   prompt, echoed or not.
-- **Penalties** count the candidate's generated tokens; ``count_prompt_in_penalties=True`` instead
-  counts the last 64 tokens of prompt + generated, as llama.cpp's server does (``penalty_last_n``).
+- **Penalties** count the ids ``penalty_ids(prompt_ids, generated_ids)`` returns for the candidate;
+  the default, :func:`generated_only`, is the contract (the candidate's generated tokens, never the
+  prompt). Another policy (e.g. llama.cpp's window over prompt + generated) is the caller's to pass.
 - **Usage**: prompt tokens once per prompt; completion tokens of every candidate (end-of-text included).
 - **Streaming**: the same machinery; text that could still begin a stop string is held back, so the
   concatenated stream equals the non-streamed text.
@@ -50,8 +51,15 @@ from .params import SamplingParams, check_logit_bias_ids, check_token_ids
 from .results import Choice, Completion, StreamDelta, TokenLogprob
 from .stops import StopMatcher
 
-PENALTY_WINDOW = 64
 Prompt = str | Sequence[int] | Sequence[str] | Sequence[Sequence[int]]
+#: Which token ids a candidate's penalties count, given its prompt ids and the ids it has generated.
+PenaltyIds = Callable[[Sequence[int], Sequence[int]], Sequence[int]]
+
+
+def generated_only(prompt_ids: Sequence[int], generated_ids: Sequence[int]) -> Sequence[int]:
+    """The contract's penalty counts (step 1): the tokens this choice has generated, never the prompt
+    ("sampled prior to the current position"; on chat, no part of the rendered messages)."""
+    return generated_ids
 
 
 @dataclass(frozen=True)
@@ -151,11 +159,6 @@ class _Candidate:
     def active(self) -> bool:
         return self.finish is None
 
-    def history(self, count_prompt: bool) -> list[int]:
-        if count_prompt:
-            return (self.prompt_ids + self.generated)[-PENALTY_WINDOW:]
-        return self.generated
-
     def _append_text(self, piece: str) -> None:
         prev = len(self.text)
         self.text += piece
@@ -238,12 +241,12 @@ class _Run:
     """One request's generation; yields stream deltas while stepping all candidates together."""
 
     def __init__(
-        self, model: Model, prompt: Any, params: SamplingParams, count_prompt: bool,
+        self, model: Model, prompt: Any, params: SamplingParams, penalty_ids: PenaltyIds,
         cancelled: Callable[[], bool] | None,
     ) -> None:
         self.model = model
         self.params = params
-        self.count_prompt = count_prompt
+        self.penalty_ids = penalty_ids
         self.cancelled = cancelled
         self.closed = False
         check_logit_bias_ids(params.logit_bias, model.vocab_size)
@@ -280,7 +283,7 @@ class _Run:
         if not active:
             return
         rows = np.stack([self.model.logits(c.prompt_ids + c.generated) for c in active])
-        hist = [c.history(self.count_prompt) for c in active]
+        hist = [self.penalty_ids(c.prompt_ids, c.generated) for c in active]
         us = np.array([c.rng.random() for c in active])
         tokens, raw, chosen, top_ids, top_lps = sample_batch_full(
             rows, [self.params] * len(active), hist, us, self.k, mode=self.params.logprobs_mode
@@ -349,11 +352,11 @@ def complete(
     prompt: Prompt,
     params: SamplingParams,
     *,
-    count_prompt_in_penalties: bool = False,
+    penalty_ids: PenaltyIds = generated_only,
     cancelled: Callable[[], bool] | None = None,
 ) -> Completion:
     """Generate every candidate of every prompt and return the ``n`` best per prompt (see module rules)."""
-    run = _Run(model, prompt, params, count_prompt_in_penalties, cancelled)
+    run = _Run(model, prompt, params, penalty_ids, cancelled)
     run.run_all()
     choices = [run.choice(c) for c in run.ranked()]
     choices.sort(key=lambda ch: ch.index)
@@ -413,10 +416,10 @@ def stream_complete(
     prompt: Prompt,
     params: SamplingParams,
     *,
-    count_prompt_in_penalties: bool = False,
+    penalty_ids: PenaltyIds = generated_only,
     cancelled: Callable[[], bool] | None = None,
 ) -> CompletionStream:
     """Like :func:`complete` but streamed; ``best_of > 1`` cannot stream (``InvalidParameter('best_of')``)."""
     if params.best_of is not None and params.best_of > 1:
         raise InvalidParameter("best_of", "results cannot be streamed when best_of > 1")
-    return CompletionStream(_Run(model, prompt, params, count_prompt_in_penalties, cancelled))
+    return CompletionStream(_Run(model, prompt, params, penalty_ids, cancelled))

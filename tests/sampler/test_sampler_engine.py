@@ -299,11 +299,23 @@ def test_cancellation(tiny: TinyModel) -> None:
         complete(tiny, "The", SamplingParams(max_tokens=50, logit_bias={tiny.eos_token_id: -100}), cancelled=cancelled)
 
 
-def test_count_prompt_in_penalties_models_llama_cpp() -> None:
+def test_penalties_count_what_the_policy_returns() -> None:
+    """By default the generated ids only (the contract); a policy that also counts the prompt (as
+    llama.cpp's server does) penalises the prompt's tokens from the first step on."""
     model = ScriptedModel(b"aaaa", margin=1.0)
-    p = SamplingParams(temperature=0.0, presence_penalty=2.0, max_tokens=1)
-    assert complete(model, "aa", p).choices[0].token_ids == [ord("a")]
-    assert complete(model, "aa", p, count_prompt_in_penalties=True).choices[0].token_ids == [0]
+    a = ord("a")
+    p = SamplingParams(temperature=0.0, presence_penalty=2.0, max_tokens=2)
+    assert complete(model, "aa", p).choices[0].token_ids == [a, 0]  # the generated "a" is penalised
+    calls: list[tuple[list[int], list[int]]] = []
+
+    def with_prompt(prompt_ids: Any, generated_ids: Any) -> list[int]:
+        calls.append((list(prompt_ids), list(generated_ids)))
+        return [*prompt_ids, *generated_ids]
+
+    assert complete(model, "aa", p, penalty_ids=with_prompt).choices[0].token_ids == [0, 1]
+    assert calls == [([a, a], []), ([a, a], [0])]
+    streamed = stream_complete(model, "aa", p, penalty_ids=with_prompt)
+    assert "".join(d.text for d in streamed) == "\x00\x01"
 
 
 def _oracle(script: bytes, stops: list[str], max_tokens: int) -> tuple[str, str]:
