@@ -18,9 +18,10 @@ A sampler ``InvalidParameter`` (steps 4-5) is a 400 naming the request's field (
 chat's prompt is its ``messages``, and its ``max_tokens`` is ``max_completion_tokens`` when that
 was the one given. A prompt too long for the context has ``code: "context_length_exceeded"``.
 
-Defaults (choices marked in ``../shared/SEMANTICS.md``): completions ``max_tokens`` 16 (also when
-null); chat ``max_completion_tokens`` wins over ``max_tokens``, and without either the completion
-may use the rest of the context. A null ``prompt`` is the empty document. Chat ``logprobs: true``
+Defaults: a field that is absent or null takes the spec's default (the generated model's field
+default: completions ``max_tokens`` 16, ``temperature`` 1, ...). Choices (``../shared/SEMANTICS.md``):
+chat ``max_completion_tokens`` wins over ``max_tokens``, and without either the completion may use
+the rest of the context. A null ``prompt`` is the empty document. Chat ``logprobs: true``
 without ``top_logprobs`` reports the chosen token's logprob with an empty ``top_logprobs``.
 Not supported, answered with a 400 naming the field: a non-empty ``suffix`` and image content parts.
 Accepted and ignored (they do not change sampling): ``user``, ``metadata``, ``store``,
@@ -42,8 +43,6 @@ from sampler import InvalidParameter, Model, SamplingParams
 from sampler.engine import Prompt
 from sampler.params import RANGES
 
-#: Completions' documented ``max_tokens`` default.
-COMPLETIONS_MAX_TOKENS = 16
 #: The endpoint a job came from.
 Kind = Literal["completion", "chat"]
 #: The generated model that validates each kind of request body.
@@ -91,27 +90,20 @@ def validate_body(kind: Kind, body: dict[str, Any]) -> None:
         raise from_pydantic(exc) from None
 
 
-def _opt(body: dict[str, Any], name: str, default: Any) -> Any:
+def _value(kind: Kind, body: dict[str, Any], name: str) -> Any:
+    """The body's ``name``, or — absent or null — the spec's default for it (the generated model's)."""
     value = body.get(name)
-    return default if value is None else value
+    return REQUEST_MODELS[kind].model_fields[name].default if value is None else value
 
 
-def _sampling(body: dict[str, Any], logprobs_mode: str, names: Mapping[str, str], **fields: Any) -> SamplingParams:
+def _sampling(kind: Kind, body: dict[str, Any], logprobs_mode: str, names: Mapping[str, str],
+              **fields: Any) -> SamplingParams:
     """Step 4: the fields both endpoints share, plus ``fields``, as ``SamplingParams``."""
+    shared = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logit_bias", "stop", "n",
+              "seed", "stream")
     try:
-        return SamplingParams(
-            temperature=_opt(body, "temperature", 1.0),
-            top_p=_opt(body, "top_p", 1.0),
-            presence_penalty=_opt(body, "presence_penalty", 0.0),
-            frequency_penalty=_opt(body, "frequency_penalty", 0.0),
-            logit_bias=body.get("logit_bias"),
-            stop=body.get("stop"),
-            n=_opt(body, "n", 1),
-            seed=body.get("seed"),
-            stream=body.get("stream") is True,
-            logprobs_mode=logprobs_mode,
-            **fields,
-        )
+        return SamplingParams(**{name: _value(kind, body, name) for name in shared},
+                              logprobs_mode=logprobs_mode, **fields)
     except InvalidParameter as exc:
         raise from_invalid_parameter(exc, names) from None
 
@@ -124,11 +116,11 @@ def parse_completion(body: dict[str, Any], *, model_id: str, logprobs_mode: str)
     suffix = body.get("suffix")
     if suffix not in (None, ""):
         raise invalid("suffix", "suffix (insertion) is not supported by this model")
-    params = _sampling(body, logprobs_mode, {},
-                       max_tokens=_opt(body, "max_tokens", COMPLETIONS_MAX_TOKENS),
+    params = _sampling("completion", body, logprobs_mode, {},
+                       max_tokens=_value("completion", body, "max_tokens"),
                        best_of=body.get("best_of"),
                        logprobs=body.get("logprobs"),
-                       echo=body.get("echo") is True,
+                       echo=_value("completion", body, "echo"),
                        max_logprobs=RANGES["logprobs"][1])
     prompt = body.get("prompt")
     return Job("completion", model_id, "" if prompt is None else prompt, params, _include_usage(body))
@@ -184,9 +176,9 @@ def parse_chat(body: dict[str, Any], *, model: Model, model_id: str, logprobs_mo
     else:
         max_tokens = body.get("max_tokens")
     want_logprobs = body.get("logprobs") is True
-    params = _sampling(body, logprobs_mode, names,
+    params = _sampling("chat", body, logprobs_mode, names,
                        max_tokens=max_tokens,
-                       logprobs=_opt(body, "top_logprobs", 0) if want_logprobs else None,
+                       logprobs=(body.get("top_logprobs") or 0) if want_logprobs else None,
                        max_logprobs=RANGES["top_logprobs"][1])
     try:
         text = model.apply_chat_template(chat_messages(body["messages"]))
