@@ -1,8 +1,8 @@
 """The `oairef` command: parses arguments and hands them to the package that does the work.
 
 Each subcommand lives in its package as a module exposing ``add_arguments(parser)`` and
-``run(args) -> int``; it is imported only when that subcommand runs, so ``oairef codegen``
-never pays for numba or uvicorn.
+``run(args) -> int``. Building the parser imports every such module, so each keeps its heavy
+imports inside ``run`` (or an option's check): ``oairef codegen`` never pays for numba or uvicorn.
 """
 
 from __future__ import annotations
@@ -33,24 +33,13 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (module_name, help_text) in SUBCOMMANDS.items():
         sp = sub.add_parser(name, help=help_text, description=help_text)
         sp.set_defaults(_module=module_name)
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as exc:
-            # A subcommand whose package has not landed or whose optional dependency is missing
-            # stays listed; running it explains why it cannot run.
-            sp.set_defaults(_missing=str(exc))
-            continue
-        module.add_arguments(sp)
+        importlib.import_module(module_name).add_arguments(sp)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    missing = getattr(args, "_missing", None)
-    if missing:
-        print(f"oairef {args.command}: unavailable ({missing})", file=sys.stderr)
-        return 2
     module = importlib.import_module(args._module)
     if args.command == "validate" and args.base_url is None and not args.list:
         return _validate_embedded(module, args)

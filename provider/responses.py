@@ -1,5 +1,5 @@
 """Engine results -> OpenAI response bodies (``CreateCompletionResponse``, ``CreateChatCompletionResponse``
-and their streamed chunks).
+and their streamed chunks), and the server-sent events that carry a stream.
 
 Rules:
 - Completions ``logprobs``: ``tokens`` (token text), ``token_logprobs`` (the chosen token's logprob;
@@ -16,17 +16,30 @@ Rules:
   decoding of their bytes, or ``bytes:\\xNN...`` (OpenAI's convention) when not valid UTF-8 on their
   own; chat entries always carry the exact ``bytes``.
 - ``usage`` = the engine's counts (every candidate's generated tokens; each prompt once).
+- A stream is one ``data: {json}`` event per chunk and ends with ``data: [DONE]`` (:data:`DONE_EVENT`).
 """
 
 from __future__ import annotations
 
+import json
 import math
 import secrets
 from collections.abc import Sequence
 from typing import Any
 
+from sampler import Model, TokenLogprob
+
 #: JSON has no -inf: a token with probability 0 is reported with this logprob (OpenAI's floor value).
 NEG_INF_LOGPROB = -9999.0
+
+
+#: The event that ends every stream.
+DONE_EVENT = "data: [DONE]\n\n"
+
+
+def sse(obj: dict[str, Any]) -> str:
+    """One server-sent event carrying ``obj`` as JSON."""
+    return f"data: {json.dumps(obj, ensure_ascii=False, allow_nan=False)}\n\n"
 
 
 def new_id(prefix: str) -> str:
@@ -58,7 +71,7 @@ def usage(prompt_tokens: int, completion_tokens: int) -> dict[str, int]:
             "total_tokens": int(prompt_tokens) + int(completion_tokens)}
 
 
-def completion_logprobs(entries: Sequence[Any] | None, model: Any, offset_shift: int = 0) -> dict[str, Any] | None:
+def completion_logprobs(entries: Sequence[TokenLogprob] | None, model: Model) -> dict[str, Any] | None:
     """Completions' ``logprobs`` object for the engine's ``TokenLogprob`` entries."""
     if entries is None:
         return None
@@ -79,7 +92,7 @@ def completion_logprobs(entries: Sequence[Any] | None, model: Any, offset_shift:
             if chosen is not None:  # the chosen token wins a clash of texts (e.g. "" with end-of-text)
                 top[e.text] = chosen
             tops.append(top)
-        offsets.append(int(e.text_offset) + offset_shift)
+        offsets.append(int(e.text_offset))
     return {"tokens": tokens, "token_logprobs": token_logprobs, "top_logprobs": tops, "text_offset": offsets}
 
 
@@ -91,7 +104,7 @@ def _ranked(top: Sequence[tuple[int, float]], k: int) -> list[tuple[int, float]]
     return sorted(top, key=key)[:k]
 
 
-def chat_logprobs(entries: Sequence[Any] | None, model: Any, k: int) -> dict[str, Any] | None:
+def chat_logprobs(entries: Sequence[TokenLogprob] | None, model: Model, k: int) -> dict[str, Any] | None:
     """Chat's ``logprobs`` object (``{"content": [...], "refusal": None}``)."""
     if entries is None:
         return None

@@ -15,8 +15,10 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 
 from provider.body import read_json_object
-from provider.errors import invalid
+from provider.errors import from_invalid_parameter, invalid
 from provider.state import get_state
+from sampler import InvalidParameter
+from sampler.params import check_token_ids
 
 router = APIRouter()
 
@@ -49,12 +51,12 @@ async def detokenize(request: Request) -> dict[str, Any]:
     _check_model(request, body)
     tokens = body.get("tokens")
     model = get_state(request).model
-    vocab = int(model.vocab_size)
     if not isinstance(tokens, list) or not all(isinstance(t, int) and not isinstance(t, bool)
                                                for t in tokens):
         raise invalid("tokens", "tokens must be an array of integers", code="invalid_type")
-    bad = [t for t in tokens if not 0 <= t < vocab]
-    if bad:
-        raise invalid("tokens", f"token id {bad[0]} is outside [0, {vocab})")
+    try:
+        check_token_ids("tokens", tokens, model.vocab_size)
+    except InvalidParameter as exc:
+        raise from_invalid_parameter(exc) from None
     data = b"".join(model.token_bytes(t) for t in tokens)
     return {"text": data.decode("utf-8", errors="replace")}

@@ -40,7 +40,7 @@ class Stats:
 
 @dataclass
 class ServerState:
-    """What every route needs: the model, options, fault and counters."""
+    """What every route needs: the model, options, the fault's hooks (``provider.faults``) and counters."""
 
     model: Model
     api_keys: tuple[str, ...]
@@ -52,10 +52,6 @@ class ServerState:
     @property
     def model_id(self) -> str:
         return str(self.model.name)
-
-    @property
-    def effective_logprobs_mode(self) -> str:
-        return self.fault.logprobs_mode or self.logprobs_mode
 
     def check_model(self, requested: str) -> None:
         """404 ``model_not_found`` unless ``requested`` is the served model's id."""

@@ -4,8 +4,8 @@ completion engine (n, best_of, stop, echo, logprobs, seeds) over a model protoco
 numpy + numba only; no HTTP. See ``../shared/SEMANTICS.md`` for the contract.
 """
 
-from .engine import CompletionStream, complete, stream_complete
-from .errors import GenerationCancelled, InvalidLogits, InvalidParameter
+from .engine import CompletionStream, PenaltyIds, complete, generated_only, stream_complete
+from .errors import ContextLengthExceeded, GenerationCancelled, InvalidLogits, InvalidParameter
 from .kernels import sample_batch, sample_next
 from .model import Model
 from .params import SamplingParams
@@ -16,14 +16,17 @@ __all__ = [
     "Choice",
     "Completion",
     "CompletionStream",
+    "ContextLengthExceeded",
     "GenerationCancelled",
     "InvalidLogits",
     "InvalidParameter",
+    "PenaltyIds",
     "Model",
     "SamplingParams",
     "StreamDelta",
     "TokenLogprob",
     "complete",
+    "generated_only",
     "next_token_distribution",
     "sample_batch",
     "sample_next",

@@ -3,8 +3,11 @@
 Rules implemented here:
 
 - **Prompts**: ``str``, ``list[int]`` (token ids), ``list[str]`` or ``list[list[int]]``; choice index is
-  ``prompt_index * n + j``. ``len(prompt) + max_tokens > n_ctx`` names ``max_tokens``
-  (``max_tokens=None`` means the rest of the context).
+  ``prompt_index * n + j``. Token ids outside ``[0, vocab_size)`` name ``prompt``
+  (:func:`params.check_token_ids`). **Context** (:func:`generation_budget`): a prompt longer than
+  ``n_ctx`` names ``prompt``; ``len(prompt) + max_tokens > n_ctx`` names ``max_tokens``;
+  ``max_tokens=None`` means the rest of the context, which must hold at least one token (else
+  ``prompt``). Both are :class:`ContextLengthExceeded`.
 - **Candidates**: ``best_of`` (default ``n``) per prompt. Candidate ``i`` of a prompt draws one
   uniform per step from ``Generator(PCG64(SeedSequence([seed, i])))`` **(choice: ``i`` counts within
   its prompt, so equal prompts behave alike)**; without ``seed`` the first element is fresh OS entropy.
@@ -23,8 +26,9 @@ Rules implemented here:
 - **Logprobs**: per token the chosen logprob and the top-k plus the chosen (<= k + 1), ``raw`` or
   ``processed`` per ``params.logprobs_mode``; ``text_offset`` counts characters from the start of the
   prompt, echoed or not.
-- **Penalties** count the candidate's generated tokens; ``count_prompt_in_penalties=True`` instead
-  counts the last 64 tokens of prompt + generated, as llama.cpp's server does (``penalty_last_n``).
+- **Penalties** count the ids ``penalty_ids(prompt_ids, generated_ids)`` returns for the candidate;
+  the default, :func:`generated_only`, is the contract (the candidate's generated tokens, never the
+  prompt). Another policy (e.g. llama.cpp's window over prompt + generated) is the caller's to pass.
 - **Usage**: prompt tokens once per prompt; completion tokens of every candidate (end-of-text included).
 - **Streaming**: the same machinery; text that could still begin a stop string is held back, so the
   concatenated stream equals the non-streamed text.
@@ -34,52 +38,88 @@ from __future__ import annotations
 
 import codecs
 from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from . import reference
-from .errors import GenerationCancelled, InvalidParameter
+from .errors import ContextLengthExceeded, GenerationCancelled, InvalidParameter
 from .kernels import sample_batch_full
 from .model import Model
-from .params import SamplingParams
+from .params import SamplingParams, check_logit_bias_ids, check_token_ids
 from .results import Choice, Completion, StreamDelta, TokenLogprob
 from .stops import StopMatcher
 
-PENALTY_WINDOW = 64
 Prompt = str | Sequence[int] | Sequence[str] | Sequence[Sequence[int]]
+#: Which token ids a candidate's penalties count, given its prompt ids and the ids it has generated.
+PenaltyIds = Callable[[Sequence[int], Sequence[int]], Sequence[int]]
 
 
-def normalize_prompts(model: Model, prompt: Any) -> list[tuple[list[int], str]]:
-    """Each prompt as ``(token ids, text)``; malformed prompts raise ``InvalidParameter('prompt')``."""
+def generated_only(prompt_ids: Sequence[int], generated_ids: Sequence[int]) -> Sequence[int]:
+    """The contract's penalty counts (step 1): the tokens this choice has generated, never the prompt
+    ("sampled prior to the current position"; on chat, no part of the rendered messages)."""
+    return generated_ids
+
+
+@dataclass(frozen=True)
+class TokenizedPrompt:
+    """One prompt as the engine generates from it: its token ids and its text (echoed, offsets base)."""
+
+    ids: list[int]
+    text: str
+
+
+def normalize_prompts(model: Model, prompt: Any) -> list[TokenizedPrompt]:
+    """Each prompt's ids and text; a malformed prompt or an id outside the vocabulary raises
+    ``InvalidParameter('prompt')``."""
 
     def ids_ok(ids: Sequence[Any]) -> list[int]:
         for t in ids:
             if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
                 raise InvalidParameter("prompt", "token ids must be integers")
-            if not 0 <= int(t) < model.vocab_size:
-                raise InvalidParameter("prompt", f"token id {t} is outside the vocabulary [0, {model.vocab_size})")
+        check_token_ids("prompt", ids, model.vocab_size)
         return [int(t) for t in ids]
 
-    def text_of(ids: list[int]) -> str:
-        return b"".join(model.token_bytes(t) for t in ids).decode("utf-8", errors="replace")
+    def from_ids(ids: Sequence[Any]) -> TokenizedPrompt:
+        checked = ids_ok(ids)
+        text = b"".join(model.token_bytes(t) for t in checked).decode("utf-8", errors="replace")
+        return TokenizedPrompt(checked, text)
 
     if isinstance(prompt, str):
-        return [(model.tokenize(prompt), prompt)]
+        return [TokenizedPrompt(model.tokenize(prompt), prompt)]
     if not isinstance(prompt, Sequence) or len(prompt) == 0:
         raise InvalidParameter("prompt", "must be a string, a list of strings, or token ids (non-empty)")
     if all(isinstance(p, str) for p in prompt):
-        return [(model.tokenize(p), p) for p in prompt]
+        return [TokenizedPrompt(model.tokenize(p), p) for p in prompt]
     if all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in prompt):
-        ids = ids_ok(prompt)
-        return [(ids, text_of(ids))]
+        return [from_ids(prompt)]
     if all(isinstance(p, Sequence) and not isinstance(p, str) for p in prompt):
-        out = []
-        for p in prompt:
-            ids = ids_ok(p)
-            out.append((ids, text_of(ids)))
-        return out
+        return [from_ids(p) for p in prompt]
     raise InvalidParameter("prompt", "mixes strings and token ids")
+
+
+def generation_budget(prompt_tokens: int, max_tokens: int | None, n_ctx: int) -> int:
+    """How many tokens a choice of this prompt may generate: ``max_tokens``, or with ``None`` the rest
+    of the context.
+
+    The context check: a prompt longer than ``n_ctx``, or one that leaves no room when ``max_tokens``
+    is ``None``, raises ``ContextLengthExceeded('prompt')``; prompt + ``max_tokens`` beyond ``n_ctx``
+    raises ``ContextLengthExceeded('max_tokens')``.
+    """
+    if prompt_tokens > n_ctx:
+        raise ContextLengthExceeded(
+            "prompt", f"the prompt has {prompt_tokens} tokens, more than the model's context length of {n_ctx}")
+    if max_tokens is None:
+        if prompt_tokens == n_ctx:
+            raise ContextLengthExceeded(
+                "prompt", f"the prompt fills the model's context of {n_ctx} tokens; no room is left to generate")
+        return n_ctx - prompt_tokens
+    if prompt_tokens + max_tokens > n_ctx:
+        raise ContextLengthExceeded(
+            "max_tokens", f"the prompt has {prompt_tokens} tokens and {max_tokens} more would exceed the "
+            f"model's context length of {n_ctx}")
+    return max_tokens
 
 
 class _Candidate:
@@ -118,11 +158,6 @@ class _Candidate:
     @property
     def active(self) -> bool:
         return self.finish is None
-
-    def history(self, count_prompt: bool) -> list[int]:
-        if count_prompt:
-            return (self.prompt_ids + self.generated)[-PENALTY_WINDOW:]
-        return self.generated
 
     def _append_text(self, piece: str) -> None:
         prev = len(self.text)
@@ -206,34 +241,25 @@ class _Run:
     """One request's generation; yields stream deltas while stepping all candidates together."""
 
     def __init__(
-        self, model: Model, prompt: Any, params: SamplingParams, count_prompt: bool,
+        self, model: Model, prompt: Any, params: SamplingParams, penalty_ids: PenaltyIds,
         cancelled: Callable[[], bool] | None,
     ) -> None:
         self.model = model
         self.params = params
-        self.count_prompt = count_prompt
+        self.penalty_ids = penalty_ids
         self.cancelled = cancelled
         self.closed = False
-        for tid in params.logit_bias:
-            if not 0 <= tid < model.vocab_size:
-                raise InvalidParameter("logit_bias", f"token id {tid} is outside the vocabulary [0, {model.vocab_size})")
+        check_logit_bias_ids(params.logit_bias, model.vocab_size)
         self.prompts = normalize_prompts(model, prompt)
         entropy = params.seed_entropy()
         if entropy is None:
             entropy = int(np.random.SeedSequence().entropy)  # type: ignore[arg-type]
         self.cands: list[_Candidate] = []
-        for pi, (ids, text) in enumerate(self.prompts):
-            if len(ids) > model.n_ctx:
-                raise InvalidParameter("prompt", f"the prompt has {len(ids)} tokens; the context holds {model.n_ctx}")
-            mt = model.n_ctx - len(ids) if params.max_tokens is None else params.max_tokens
-            if len(ids) + mt > model.n_ctx:
-                raise InvalidParameter(
-                    "max_tokens",
-                    f"prompt ({len(ids)} tokens) + max_tokens ({mt}) exceeds the context length {model.n_ctx}",
-                )
+        for pi, tp in enumerate(self.prompts):
+            mt = generation_budget(len(tp.ids), params.max_tokens, model.n_ctx)
             for c in range(params.candidates):
-                self.cands.append(_Candidate(model, params, pi, c, ids, text, mt, entropy))
-        self.prompt_tokens = sum(len(ids) for ids, _ in self.prompts)
+                self.cands.append(_Candidate(model, params, pi, c, tp.ids, tp.text, mt, entropy))
+        self.prompt_tokens = sum(len(tp.ids) for tp in self.prompts)
         if params.best_of is None or params.best_of == params.n:
             for cand in self.cands:
                 cand.index = cand.prompt_index * params.n + cand.cand
@@ -246,8 +272,7 @@ class _Run:
 
     def echo_entries(self, pi: int) -> list[TokenLogprob]:
         if pi not in self.echo_cache:
-            ids = self.prompts[pi][0]
-            self.echo_cache[pi] = _echo_entries(self.model, ids, self.k)
+            self.echo_cache[pi] = _echo_entries(self.model, self.prompts[pi].ids, self.k)
         return self.echo_cache[pi]
 
     def step(self) -> None:
@@ -258,7 +283,7 @@ class _Run:
         if not active:
             return
         rows = np.stack([self.model.logits(c.prompt_ids + c.generated) for c in active])
-        hist = [c.history(self.count_prompt) for c in active]
+        hist = [self.penalty_ids(c.prompt_ids, c.generated) for c in active]
         us = np.array([c.rng.random() for c in active])
         tokens, raw, chosen, top_ids, top_lps = sample_batch_full(
             rows, [self.params] * len(active), hist, us, self.k, mode=self.params.logprobs_mode
@@ -327,11 +352,11 @@ def complete(
     prompt: Prompt,
     params: SamplingParams,
     *,
-    count_prompt_in_penalties: bool = False,
+    penalty_ids: PenaltyIds = generated_only,
     cancelled: Callable[[], bool] | None = None,
 ) -> Completion:
     """Generate every candidate of every prompt and return the ``n`` best per prompt (see module rules)."""
-    run = _Run(model, prompt, params, count_prompt_in_penalties, cancelled)
+    run = _Run(model, prompt, params, penalty_ids, cancelled)
     run.run_all()
     choices = [run.choice(c) for c in run.ranked()]
     choices.sort(key=lambda ch: ch.index)
@@ -391,10 +416,10 @@ def stream_complete(
     prompt: Prompt,
     params: SamplingParams,
     *,
-    count_prompt_in_penalties: bool = False,
+    penalty_ids: PenaltyIds = generated_only,
     cancelled: Callable[[], bool] | None = None,
 ) -> CompletionStream:
     """Like :func:`complete` but streamed; ``best_of > 1`` cannot stream (``InvalidParameter('best_of')``)."""
     if params.best_of is not None and params.best_of > 1:
         raise InvalidParameter("best_of", "results cannot be streamed when best_of > 1")
-    return CompletionStream(_Run(model, prompt, params, count_prompt_in_penalties, cancelled))
+    return CompletionStream(_Run(model, prompt, params, penalty_ids, cancelled))

@@ -1,6 +1,7 @@
 """Errors the sampler raises.
 
-``InvalidParameter`` is a request error (the HTTP layer maps it to a 400 naming ``param``);
+``InvalidParameter`` is a request error (the HTTP layer maps it to a 400 naming ``param``), and
+``ContextLengthExceeded`` the one that says the prompt (+ ``max_tokens``) does not fit the context;
 ``InvalidLogits`` is a model error (NaN, ``+inf`` or an all ``-inf`` row): never a silent token.
 """
 
@@ -14,6 +15,10 @@ class InvalidParameter(ValueError):
         super().__init__(f"{param}: {message}")
         self.param = param
         self.message = message
+
+
+class ContextLengthExceeded(InvalidParameter):
+    """The prompt, or the prompt plus ``max_tokens``, does not fit the model's context."""
 
 
 class InvalidLogits(ValueError):

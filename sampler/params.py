@@ -1,13 +1,15 @@
 """Validated sampling parameters.
 
 Ranges are the documented ones (``../shared/SEMANTICS.md``, the API reference); ``RANGES`` states them
-as data and ``tests/sampler/test_params_spec.py`` holds them equal to ``spec/openai.yaml``.
+as data and ``tests/sampler/test_sampler_params_spec.py`` holds them equal to ``spec/openai.yaml``.
 
 Rules (each violation raises :class:`InvalidParameter` naming the parameter and its range):
 
 - ``temperature`` in [0, 2]; ``top_p`` in [0, 1]; ``presence_penalty``/``frequency_penalty`` in [-2, 2].
 - ``logit_bias``: keys are token ids (ints, or decimal strings of ints as JSON object keys are),
-  values in [-100, 100]. Ids ``>= vocab_size`` are checked by the engine, which knows the vocabulary.
+  values in [-100, 100]. Ids ``>= vocab_size`` need the vocabulary: :func:`check_logit_bias_ids` (the
+  reference and the engine call it).
+- Token ids (a prompt's, the biased ones) lie in ``[0, vocab_size)``: :func:`check_token_ids`.
 - ``max_tokens``: an integer ``>= 0`` or ``None`` (None = the rest of the context).
 - ``stop``: a string or a sequence of at most 4 strings. Empty strings are ignored **(choice)**: they
   would match before any text.
@@ -23,7 +25,7 @@ Rules (each violation raises :class:`InvalidParameter` naming the parameter and 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
@@ -93,6 +95,20 @@ def _token_id(key: Any) -> int:
     if tid < 0:
         raise InvalidParameter("logit_bias", f"token id {tid} is negative")
     return tid
+
+
+def check_token_ids(param: str, ids: Iterable[int], vocab_size: int) -> None:
+    """Every id names a token of the vocabulary: one outside ``[0, vocab_size)`` raises
+    ``InvalidParameter(param, "token id N is outside the vocabulary [0, V)")``."""
+    for tid in ids:
+        if not 0 <= int(tid) < vocab_size:
+            raise InvalidParameter(param, f"token id {tid} is outside the vocabulary [0, {vocab_size})")
+
+
+def check_logit_bias_ids(logit_bias: Mapping[int, float], vocab_size: int) -> None:
+    """``logit_bias`` keys are token ids of the vocabulary: one outside ``[0, vocab_size)`` raises
+    ``InvalidParameter("logit_bias", "token id N is outside the vocabulary [0, V)")``."""
+    check_token_ids("logit_bias", logit_bias, vocab_size)
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from .errors import InvalidLogits, InvalidParameter
-from .params import SamplingParams
+from .errors import InvalidLogits
+from .params import SamplingParams, check_logit_bias_ids
 
 
 def check_logits(logits: np.ndarray) -> np.ndarray:
@@ -71,10 +71,9 @@ def apply_logit_bias(z: np.ndarray, logit_bias: Mapping[int, float]) -> np.ndarr
 
     -100 effectively bans a token and +100 effectively forces it; ``-inf`` stays ``-inf``.
     """
+    check_logit_bias_ids(logit_bias, z.size)
     out = z.copy()
     for tid, b in logit_bias.items():
-        if not 0 <= int(tid) < z.size:
-            raise InvalidParameter("logit_bias", f"token id {tid} is outside the vocabulary [0, {z.size})")
         out[int(tid)] = out[int(tid)] + float(b)
     return out
 

@@ -109,6 +109,16 @@ class ShortContext:
         return getattr(self._m, name)
 
 
+def _filling(model: ShortContext) -> list[dict[str, str]]:
+    """One user message whose rendered prompt is exactly ``model.n_ctx`` tokens."""
+    for words in range(1, model.n_ctx):
+        for word in (" a", " 7", " ;"):
+            messages = [{"role": "user", "content": word * words}]
+            if len(model.tokenize(model.apply_chat_template(messages))) == model.n_ctx:
+                return messages
+    raise AssertionError("no message fills the context exactly")
+
+
 def test_chat_default_max_tokens_is_rest_of_context() -> None:
     model = ShortContext()
     for url, _ in serve(model=model):
@@ -118,9 +128,16 @@ def test_chat_default_max_tokens_is_rest_of_context() -> None:
         assert body["usage"]["completion_tokens"] == model.n_ctx - prompt_tokens
         r = post(url, "/chat/completions", {"model": "tiny", "messages": MESSAGES,
                                             "max_completion_tokens": model.n_ctx - prompt_tokens + 1})
-        assert r.status_code == 400 and r.json()["error"]["param"] == "max_completion_tokens"
-        r = post(url, "/chat/completions", {"model": "tiny", "messages": MESSAGES * 8})
-        assert r.status_code == 400 and r.json()["error"]["param"] == "messages"
+        err = r.json()["error"]
+        assert r.status_code == 400 and err["param"] == "max_completion_tokens"
+        assert err["code"] == "context_length_exceeded"
+        assert err["message"].startswith("Invalid value for 'max_completion_tokens': the prompt has ")
+        r = post(url, "/chat/completions", {"model": "tiny", "messages": MESSAGES, "max_tokens": model.n_ctx})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "max_tokens"
+        for messages in (MESSAGES * 8, _filling(model)):  # longer than the context; filling it exactly
+            r = post(url, "/chat/completions", {"model": "tiny", "messages": messages})
+            err = r.json()["error"]
+            assert r.status_code == 400 and (err["param"], err["code"]) == ("messages", "context_length_exceeded")
         r = post(url, "/completions", {"model": "tiny", "prompt": "x", "max_tokens": model.n_ctx})
         assert r.status_code == 400 and r.json()["error"]["param"] == "max_tokens"
 

@@ -23,6 +23,18 @@ def test_serve_arguments() -> None:
         (9000, ["a", "b"], "processed", "no_done", "tiny", "127.0.0.1")
     with pytest.raises(SystemExit):
         build_parser().parse_args(["serve", "--fault", "not_a_fault"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["serve", "--logprobs-mode", "cooked"])
+
+
+def test_building_the_parser_imports_no_heavy_package() -> None:
+    """Every subcommand's options are built without importing numba, uvicorn, fastapi or the provider's
+    faults (``--fault`` and ``--logprobs-mode`` are checked against their owners only when given)."""
+    code = ("import sys; from oairef.cli import build_parser; build_parser(); "
+            "print(sorted(m for m in ('numba', 'uvicorn', 'fastapi', 'provider.faults', 'sampler') if m in sys.modules))")
+    proc = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.strip() == "[]"
 
 
 def test_serve_bad_model_path_exits_2(capsys: pytest.CaptureFixture[str]) -> None:

@@ -257,3 +257,19 @@ def test_chosen_token_is_listed_under_its_text(server: tuple[str, Any]) -> None:
             assert top[tok] == pytest.approx(chosen, abs=1e-9)
             seen_fragment |= tok == ""
     assert seen_fragment  # "ë" and "🙂" are split across byte-level tokens
+
+
+def test_absent_or_null_fields_take_the_spec_defaults(server: tuple[str, Any]) -> None:
+    """max_tokens 16, temperature 1, top_p 1, penalties 0, n 1 (the generated models' defaults, from the
+    spec): absent, null and explicit defaults give the same answer."""
+    url, _ = server
+    no_eos = {"2048": -100}
+    fields = {"max_tokens": 16, "temperature": 1, "top_p": 1, "presence_penalty": 0, "frequency_penalty": 0, "n": 1}
+    answers = []
+    for given in ({}, dict.fromkeys(fields), fields):
+        r = post(url, "/completions", {"model": "tiny", "prompt": PROMPT, "seed": 5, "logit_bias": no_eos, **given})
+        assert r.status_code == 200, r.text
+        body = r.json()
+        assert body["usage"]["completion_tokens"] == 16 and len(body["choices"]) == 1
+        answers.append(body["choices"][0]["text"])
+    assert answers[0] == answers[1] == answers[2]

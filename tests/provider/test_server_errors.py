@@ -54,6 +54,7 @@ COMPLETIONS: list[tuple[dict[str, Any], str]] = [
     ({"logprobs": 6}, "logprobs"),
     ({"logprobs": True}, "logprobs"),
     ({"echo": "yes"}, "echo"),
+    ({"echo": 1}, "echo"),  # JSON types are never coerced
     ({"prompt": [5, 2049]}, "prompt"),
     ({"prompt": [[1, 2], [-1]]}, "prompt"),
     ({"prompt": {"text": "x"}}, "prompt"),
@@ -67,6 +68,8 @@ CHAT: list[tuple[dict[str, Any], str]] = [
     ({"top_logprobs": 3}, "top_logprobs"),
     ({"logprobs": False, "top_logprobs": 3}, "top_logprobs"),
     ({"logprobs": 3}, "logprobs"),
+    ({"logprobs": 1}, "logprobs"),
+    ({"logprobs": True, "top_logprobs": 2.0}, "top_logprobs"),
     ({"max_completion_tokens": -1}, "max_completion_tokens"),
     ({"max_completion_tokens": 5000}, "max_completion_tokens"),
     ({"messages": []}, "messages"),

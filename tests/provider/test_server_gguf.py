@@ -14,7 +14,8 @@ from generated import models as gm
 from sampler import reference
 
 pytest.importorskip("llama_cpp", reason="the 'llama' extra (llama-cpp-python) is not installed")
-from models.llama import LlamaModel, smollm2_path  # noqa: E402
+from models.llama import LlamaModel  # noqa: E402
+from models.smollm2 import smollm2_path  # noqa: E402
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
 

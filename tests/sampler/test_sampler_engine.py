@@ -13,6 +13,7 @@ from sampler_testing import ScriptedModel
 
 from models import TinyModel
 from sampler import (
+    ContextLengthExceeded,
     GenerationCancelled,
     InvalidParameter,
     SamplingParams,
@@ -20,6 +21,7 @@ from sampler import (
     stream_complete,
 )
 from sampler import reference as R
+from sampler.engine import generation_budget
 
 
 @pytest.fixture(scope="module")
@@ -222,6 +224,29 @@ def test_max_tokens_eos_and_context(tiny: TinyModel) -> None:
     assert info.value.param == "prompt"
 
 
+def test_context_check() -> None:
+    """One context check: the prompt must fit (and, with max_tokens None, leave a token to generate);
+    prompt + max_tokens must fit. Every failure is a ContextLengthExceeded naming the parameter."""
+    small = ScriptedModel(b"x" * 100, n_ctx=10)
+    assert generation_budget(3, None, 10) == 7 and generation_budget(3, 7, 10) == 7
+    assert generation_budget(10, 0, 10) == 0
+    for prompt_tokens, max_tokens, param in [(11, 0, "prompt"), (10, None, "prompt"), (4, 7, "max_tokens")]:
+        with pytest.raises(ContextLengthExceeded) as info:
+            generation_budget(prompt_tokens, max_tokens, 10)
+        assert info.value.param == param and isinstance(info.value, InvalidParameter)
+    with pytest.raises(ContextLengthExceeded) as info:
+        complete(small, "a" * 10, SamplingParams(max_tokens=None))
+    assert info.value.param == "prompt"
+    scored = complete(small, "a" * 10, SamplingParams(max_tokens=0, echo=True))
+    assert scored.choices[0].text == "a" * 10 and scored.completion_tokens == 0
+    with pytest.raises(InvalidParameter) as info:
+        stream_complete(small, [[1, 2], [3, 257]], SamplingParams())
+    assert (info.value.param, info.value.message) == ("prompt", "token id 257 is outside the vocabulary [0, 257)")
+    with pytest.raises(InvalidParameter) as info:
+        complete(small, "ab", SamplingParams(logit_bias={257: 1.0}))
+    assert (info.value.param, info.value.message) == ("logit_bias", "token id 257 is outside the vocabulary [0, 257)")
+
+
 def test_several_prompts_index_and_usage(tiny: TinyModel) -> None:
     prompts: list[Any] = ["The keeper", tiny.tokenize("日本"), "A"]
     out = complete(tiny, [prompts[0], prompts[2]], SamplingParams(n=2, max_tokens=4, seed=3))
@@ -274,11 +299,23 @@ def test_cancellation(tiny: TinyModel) -> None:
         complete(tiny, "The", SamplingParams(max_tokens=50, logit_bias={tiny.eos_token_id: -100}), cancelled=cancelled)
 
 
-def test_count_prompt_in_penalties_models_llama_cpp() -> None:
+def test_penalties_count_what_the_policy_returns() -> None:
+    """By default the generated ids only (the contract); a policy that also counts the prompt (as
+    llama.cpp's server does) penalises the prompt's tokens from the first step on."""
     model = ScriptedModel(b"aaaa", margin=1.0)
-    p = SamplingParams(temperature=0.0, presence_penalty=2.0, max_tokens=1)
-    assert complete(model, "aa", p).choices[0].token_ids == [ord("a")]
-    assert complete(model, "aa", p, count_prompt_in_penalties=True).choices[0].token_ids == [0]
+    a = ord("a")
+    p = SamplingParams(temperature=0.0, presence_penalty=2.0, max_tokens=2)
+    assert complete(model, "aa", p).choices[0].token_ids == [a, 0]  # the generated "a" is penalised
+    calls: list[tuple[list[int], list[int]]] = []
+
+    def with_prompt(prompt_ids: Any, generated_ids: Any) -> list[int]:
+        calls.append((list(prompt_ids), list(generated_ids)))
+        return [*prompt_ids, *generated_ids]
+
+    assert complete(model, "aa", p, penalty_ids=with_prompt).choices[0].token_ids == [0, 1]
+    assert calls == [([a, a], []), ([a, a], [0])]
+    streamed = stream_complete(model, "aa", p, penalty_ids=with_prompt)
+    assert "".join(d.text for d in streamed) == "\x00\x01"
 
 
 def _oracle(script: bytes, stops: list[str], max_tokens: int) -> tuple[str, str]:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from sampler import InvalidParameter, SamplingParams
+from sampler.params import check_logit_bias_ids, check_token_ids
 
 
 @pytest.mark.parametrize(
@@ -90,3 +91,16 @@ def test_normalisation() -> None:
     assert SamplingParams(seed=-1).seed_entropy() == 2**64 - 1
     with pytest.raises(TypeError):
         p.logit_bias[3] = 1.0  # type: ignore[index]
+
+
+def test_token_ids_lie_in_the_vocabulary() -> None:
+    check_token_ids("prompt", [0, 4, 9], 10)
+    check_logit_bias_ids({0: 1.0, 9: -100.0}, 10)
+    for bad in (10, -1, 10**6):
+        with pytest.raises(InvalidParameter) as info:
+            check_logit_bias_ids({3: 1.0, bad: 2.0}, 10)
+        assert info.value.param == "logit_bias"
+        assert info.value.message == f"token id {bad} is outside the vocabulary [0, 10)"
+    with pytest.raises(InvalidParameter) as info:
+        check_token_ids("tokens", [1, 2, 12], 10)
+    assert (info.value.param, info.value.message) == ("tokens", "token id 12 is outside the vocabulary [0, 10)")
