@@ -40,7 +40,7 @@ class Param:
 
     name: str
     pyname: str
-    location: str  # path | query | body | file
+    location: str  # path | query | body | file | content (the whole raw body)
     annotation: str
     required: bool
     description: str = ""
@@ -57,7 +57,7 @@ class Operation:
     path: str
     summary: str
     params: list[Param]
-    body_kind: str | None  # json | multipart | None
+    body_kind: str | None  # json | multipart | raw | None
     request_model: str | None
     response_kind: str  # model | dict | binary | none | page
     response_model: str | None
@@ -69,6 +69,7 @@ class Operation:
     response_union: tuple[str, ...]
     text_alternative: bool
     pointer: str
+    media_type: str | None = None  # the request media type of a raw body
 
     @property
     def name(self) -> str:

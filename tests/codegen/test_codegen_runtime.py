@@ -8,8 +8,8 @@ import random
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from generated._client import retry_after, retry_delay
 from generated._errors import redact
+from generated._retries import retry_after, retry_delay
 from generated._streaming import iter_events
 
 STREAM = (
