@@ -234,7 +234,8 @@ def _exported(nodes: list[ResourceNode]) -> list[str]:
 
 def runtime_files() -> dict[str, str]:
     """The hand-written runtime modules (``codegen/runtime/_*.py``) by file name, as source text."""
-    return {path.name: path.read_text(encoding="utf-8") for path in sorted(RUNTIME_DIR.glob("_*.py"))}
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(RUNTIME_DIR.glob("_*.py"))
+            if not path.name.startswith("__")}
 
 
 def render_client(operations: list[Operation], rules: Mapping[str, Any], *, header: str,

@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, TypeVar, cas
 
 import httpx
 
+from ._streaming import iter_body
+
 if TYPE_CHECKING:
     import requests
 
@@ -177,7 +179,8 @@ class APIResponse(_ResponseInfo, Generic[R]):
 
     def iter_bytes(self, chunk_size: int | None = None) -> Iterator[bytes]:
         """The body as it arrives (or in ``chunk_size`` pieces)."""
-        for chunk in self.http_response.iter_content(chunk_size=chunk_size):
+        chunks = iter_body(self.http_response) if chunk_size is None else self.http_response.iter_content(chunk_size)
+        for chunk in chunks:
             if chunk:
                 yield chunk
 

@@ -127,7 +127,7 @@ async def aiter_events(chunks: AsyncIterable[bytes]) -> AsyncIterator[ServerSent
         yield event
 
 
-def _iter_bytes(response: requests.Response) -> Iterator[bytes]:
+def iter_body(response: requests.Response) -> Iterator[bytes]:
     """The body as it arrives: per HTTP chunk, or per socket read for close-delimited bodies.
 
     (``iter_content(None)`` would wait for the whole of a close-delimited body.)
@@ -186,7 +186,7 @@ class Stream(Generic[T]):
         try:
             if self.response.headers.get("content-type", "").startswith("application/json"):
                 self._reader.refuse_json("application/json", self.response.text)
-            for sse in iter_events(_iter_bytes(self.response)):
+            for sse in iter_events(iter_body(self.response)):
                 done, chunk = self._reader.read(sse)
                 if done:
                     return

@@ -143,7 +143,11 @@ def _text(value: Any) -> str | None:
 
 def status_error(status_code: int, body: Any, headers: Mapping[str, str], secret: str | None,
                  response: Any = None) -> APIStatusError:
-    """The ``APIStatusError`` subclass for ``status_code`` with the fields of an OpenAI error body."""
+    """The ``APIStatusError`` subclass for ``status_code`` with the fields of an OpenAI error body.
+
+    As in openai-python, ``body`` is the body's ``error`` object when it has one, else the whole
+    (decoded) body; the message is ``Error code: <status> - <error message>``.
+    """
     body = redact(body, secret)
     err = body.get("error") if isinstance(body, Mapping) else None
     if isinstance(err, Mapping) and isinstance(err.get("message"), str):
@@ -154,6 +158,6 @@ def status_error(status_code: int, body: Any, headers: Mapping[str, str], secret
         message = f"Error code: {status_code}"
     info = err if isinstance(err, Mapping) else {}
     cls = _BY_STATUS.get(status_code, InternalServerError if status_code >= 500 else APIStatusError)
-    return cls(message, status_code=status_code, body=body, type=_text(info.get("type")),
+    return cls(message, status_code=status_code, body=err if err is not None else body, type=_text(info.get("type")),
                param=_text(info.get("param")), code=_text(info.get("code")),
                request_id=headers.get("x-request-id"), response=response)
