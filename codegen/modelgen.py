@@ -48,6 +48,7 @@ def generate_models(spec: dict[str, Any]) -> str:
             use_typed_nullable_map_values=True,
             use_typed_map_values_beside_other_types=True,
             keep_model_order=False,
+            collapse_root_models=True,
             custom_file_header=HEADER,
             formatters=[],
         )

@@ -140,6 +140,7 @@ def _op_context(op: Operation) -> dict[str, Any]:
         "response_model": op.response_model,
         "streams": op.streams,
         "stream_model": op.stream_model,
+        "stream_declared": op.stream_declared,
         "page_item_model": op.page_item_model,
         "cursor_param": op.cursor_param,
         "cursor_field": op.cursor_field,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import codecs
 import json
 import re
+import typing
 from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
@@ -295,14 +296,65 @@ def _error_event(data: str, secret: str | None) -> APIError:
                     param=info.get("param"), code=info.get("code"))
 
 
-def model_parser(model: type[BaseModel] | None, status_code: int) -> Callable[[Any], Any]:
-    """A function turning one decoded chunk into ``model`` (or leaving it a dict without a model)."""
+def _models_in(annotation: Any) -> list[type[BaseModel]]:
+    """The model classes an annotation names (through ``Annotated``, unions and ``list``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return [annotation]
+    found: list[type[BaseModel]] = []
+    for arg in typing.get_args(annotation):
+        found.extend(m for m in _models_in(arg) if m not in found)
+    return found
+
+
+def construct(model: type[BaseModel], data: Any) -> Any:
+    """``data`` built into ``model`` without validation, nested objects into the models their fields
+    name (a union takes the first model that validates, else its first model); other values as they are."""
+    if not isinstance(data, dict):
+        return data
+    values: dict[str, Any] = {}
+    known: set[str] = set()
+    for name, info in model.model_fields.items():
+        key = info.alias or name
+        known.add(key)
+        if key in data:
+            values[name] = _construct_value(info.annotation, data[key])
+    values.update({k: v for k, v in data.items() if k not in known})
+    return model.model_construct(**values)
+
+
+def _construct_value(annotation: Any, value: Any) -> Any:
+    if isinstance(value, list):
+        args = typing.get_args(annotation)
+        inner = next((a for a in args if typing.get_origin(a) is list), None) if typing.get_origin(annotation) is not list \
+            else annotation
+        item = typing.get_args(inner)[0] if inner is not None and typing.get_args(inner) else Any
+        return [_construct_value(item, v) for v in value]
+    if not isinstance(value, dict):
+        return value
+    candidates = _models_in(annotation)
+    for candidate in candidates:
+        try:
+            return candidate.model_validate(value)
+        except ValidationError:
+            continue
+    return construct(candidates[0], value) if candidates else value
+
+
+def model_parser(model: type[BaseModel] | None, status_code: int, *, lenient: bool = False) -> Callable[[Any], Any]:
+    """A function turning one decoded chunk into ``model`` (or leaving it a dict without a model).
+
+    A chunk that does not validate is an ``APIResponseValidationError``, unless ``lenient`` (chunks
+    the spec does not describe, typed by the operation's JSON response model): then it is built
+    without validation, as openai-python builds every response.
+    """
     def parse(payload: Any) -> Any:
         if model is None:
             return payload
         try:
             return model.model_validate(payload)
         except ValidationError as exc:
+            if lenient:
+                return construct(model, payload)
             raise APIResponseValidationError(
                 f"stream chunk does not match {model.__name__}: {exc.error_count()} error(s): "
                 f"{exc.errors()[0]['msg']} at {exc.errors()[0]['loc']}",

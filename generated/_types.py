@@ -55,6 +55,7 @@ class OperationSpec:
     response_model: type[BaseModel] | None = None
     streams: bool = False
     stream_model: type[BaseModel] | None = None
+    stream_declared: bool = True  # False: chunks typed by the JSON response model, built leniently
     page_item_model: type[BaseModel] | None = None
     cursor_param: str | None = None
     cursor_field: str | None = None

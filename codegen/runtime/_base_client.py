@@ -407,7 +407,8 @@ class SyncAPIClient(BaseClient):
 
     def _result(self, op: OperationSpec, request: PreparedRequest, response: requests.Response) -> Any:
         if request.streaming:
-            return Stream(response, model_parser(op.stream_model, response.status_code), self._api_key)
+            parser = model_parser(op.stream_model, response.status_code, lenient=not op.stream_declared)
+            return Stream(response, parser, self._api_key)
         try:
             parsed = self._parse(op, response)
         finally:
@@ -554,7 +555,8 @@ class AsyncAPIClient(BaseClient):
 
     def _result(self, op: OperationSpec, request: PreparedRequest, response: httpx.Response) -> Any:
         if request.streaming:
-            return AsyncStream(response, model_parser(op.stream_model, response.status_code), self._api_key)
+            parser = model_parser(op.stream_model, response.status_code, lenient=not op.stream_declared)
+            return AsyncStream(response, parser, self._api_key)
         parsed = self._parse(op, response)
         if op.response_kind != "page":
             return parsed

@@ -25,6 +25,7 @@ _COMPLETIONS_CREATE = OperationSpec(
     response_model=models.CreateCompletionResponse,
     streams=True,
     stream_model=models.CreateCompletionResponse,
+    stream_declared=True,
     page_item_model=None,
     cursor_param=None,
     cursor_field=None,

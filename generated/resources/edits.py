@@ -24,6 +24,7 @@ _EDITS_CREATE = OperationSpec(
     response_model=models.CreateEditResponse,
     streams=False,
     stream_model=None,
+    stream_declared=True,
     page_item_model=None,
     cursor_param=None,
     cursor_field=None,

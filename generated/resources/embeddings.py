@@ -24,6 +24,7 @@ _EMBEDDINGS_CREATE = OperationSpec(
     response_model=models.CreateEmbeddingResponse,
     streams=False,
     stream_model=None,
+    stream_declared=True,
     page_item_model=None,
     cursor_param=None,
     cursor_field=None,

@@ -24,6 +24,7 @@ _MODERATIONS_CREATE = OperationSpec(
     response_model=models.CreateModerationResponse,
     streams=False,
     stream_model=None,
+    stream_declared=True,
     page_item_model=None,
     cursor_param=None,
     cursor_field=None,
