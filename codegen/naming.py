@@ -9,10 +9,12 @@ union's members. Lifting those schemas into components first avoids both. Rules:
   that carry a constraint (``minimum``, ``maxItems``, ... or constrained items), which become
   classes too. Nothing else is (plain types stay plain).
 - a lifted schema is named after where it sits: ``<Parent><Property>`` for a property,
-  ``<Parent>Item`` for items, ``<Parent>Value`` for additionalProperties; the one member of a
-  union beside ``null`` as ``<Parent>``; another union member by its ``title`` when it has one, else ``<Parent><Tag>`` where its discriminating property (the union's
-  discriminator, else ``type``, ``event`` or the first property) has a single value, else ``<Parent><Kind>`` (``String``, ``Integer``,
-  ``StringArray``, ``Object``, ...). A request or response body is ``<OperationId>Request`` /
+  ``<Parent>Item`` for items, ``<Parent>Value`` for additionalProperties; the one member of a union
+  beside ``null`` is ``<Parent>``; another union member takes its ``title`` when that is an
+  identifier (``BetaResponseAudioWsDelta``), else ``<Parent><Tag>`` where its discriminating
+  property (the union's discriminator, else ``type``, ``event`` or the first property) has a
+  single value, else ``<Parent><Title>``, else ``<Parent><Kind>`` (``String``, ``Integer``,
+  ``IntegerArray``, ``Object``, ...). A request or response body is ``<OperationId>Request`` /
   ``<OperationId>Response``. Words are joined in PascalCase.
 - ``allOf: [{anyOf: [A, B, ...]}, X]`` is distributed into ``anyOf: [allOf [A, X], allOf [B, X], ...]``,
   each variant named ``<Parent><A>`` (the generator would number them); an object's alternatives

@@ -159,12 +159,12 @@ def _walk(node: Any, pointer: str = "") -> Iterator[tuple[str, Any, str | None]]
             stack.extend((_join(where, i), v, None) for i, v in reversed(list(enumerate(value))))
 
 
-def _check_no_nullable_and_refs(doc: dict[str, Any]) -> None:
+def _check_no_nullable_and_refs(doc: dict[str, Any], *, nullable_allowed: bool = False) -> None:
     for pointer, value, _key in _walk(doc):
         if not isinstance(value, dict):
             continue
         parent_is_properties = pointer.endswith("/properties")
-        if "nullable" in value and not parent_is_properties:
+        if "nullable" in value and not parent_is_properties and not nullable_allowed:
             raise SpecError(
                 _join(pointer, "nullable"),
                 '`nullable` is OpenAPI 3.0 style; write `type: [<type>, "null"]` instead',
@@ -423,15 +423,17 @@ def upgrade_to_3_1(doc: dict[str, Any]) -> None:
 
 
 def check_spec_lenient(doc: Any) -> None:
-    """The checks for a spec written elsewhere (after ``upgrade_to_3_1``): see the module docstring."""
+    """The checks for a spec written elsewhere, upgrading its 3.0 forms in place (see the module
+    docstring); faults are located in the document as written."""
     if not isinstance(doc, dict):
         raise SpecError("", "the spec must be a YAML mapping")
     version = doc.get("openapi")
     if not isinstance(version, str) or not (version.startswith("3.0") or version.startswith("3.1")):
         raise SpecError("/openapi", f"expected an OpenAPI 3.0.x or 3.1.x document, got openapi: {version!r}")
-    _check_no_nullable_and_refs(doc)
+    _check_no_nullable_and_refs(doc, nullable_allowed=True)
     _check_operations(doc, strict=False)
     _check_rules(doc)
+    upgrade_to_3_1(doc)
 
 
 def load_spec(path: str | Path, *, strict: bool = True) -> dict[str, Any]:
@@ -448,7 +450,5 @@ def load_spec(path: str | Path, *, strict: bool = True) -> dict[str, Any]:
     if strict:
         check_spec(doc)
         return doc
-    if isinstance(doc, dict):
-        upgrade_to_3_1(doc)
     check_spec_lenient(doc)
     return doc
