@@ -32,9 +32,9 @@ from typing import Any
 from codegen.pointers import resolve_ref
 from codegen.schemas import HTTP_METHODS
 
-#: names a resource may not take (attributes of every resource)
+#: names a resource or method may not take (attributes of every resource; checked again when rendering)
 RESOURCE_RESERVED = frozenset({"with_raw_response", "with_streaming_response"})
-#: names a top-level resource may not take (attributes of the client)
+#: names a top-level resource may not take (attributes of the clients in ``runtime/_base_client.py``)
 CLIENT_RESERVED = frozenset({
     "api_key", "base_url", "organization_id", "project_id", "timeout", "max_retries", "default_headers",
     "default_query", "default_base_url", "user_agent", "http_client", "with_options", "copy", "close",

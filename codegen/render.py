@@ -15,17 +15,12 @@ from typing import Any
 
 import jinja2
 
+from codegen.methods import CLIENT_RESERVED, RESOURCE_RESERVED
 from codegen.operations import Operation
 from codegen.spec import SpecError
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
 RUNTIME_DIR = Path(__file__).parent / "runtime"
-#: client attributes a top-level resource may not take
-CLIENT_ATTRIBUTES = {"api_key", "base_url", "organization_id", "project_id", "timeout", "max_retries",
-                     "default_headers", "default_query", "default_base_url", "user_agent", "http_client",
-                     "with_options", "copy", "close", "with_raw_response", "with_streaming_response"}
-#: names a resource may not take: the resource classes' own attributes
-RESOURCE_ATTRIBUTES = {"with_raw_response", "with_streaming_response"}
 
 
 @dataclass
@@ -176,11 +171,11 @@ def resource_tree(operations: list[Operation]) -> list[ResourceNode]:
         for child in node.children:
             if child.attr in method_names:
                 raise SpecError("/paths", f"{child.dotted} is both a method and a resource")
-        for name in sorted((method_names | {c.attr for c in node.children}) & RESOURCE_ATTRIBUTES):
+        for name in sorted((method_names | {c.attr for c in node.children}) & RESOURCE_RESERVED):
             raise SpecError("/paths", f"{node.dotted}.{name} collides with an attribute every resource has")
     tops = sorted((n for p, n in nodes.items() if len(p) == 1), key=lambda n: n.attr)
     for top in tops:
-        if top.attr in CLIENT_ATTRIBUTES:
+        if top.attr in CLIENT_RESERVED:
             raise SpecError("/paths", f"top-level resource {top.attr!r} collides with a client attribute")
     return tops
 

@@ -29,13 +29,14 @@ import re
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, TypeVar, Union
+from typing import Any, ClassVar, Union
 from urllib.parse import quote
 
 import httpx
 import requests
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from pydantic_core import to_jsonable_python
+from typing_extensions import Self
 
 from ._errors import (
     APIConnectionError,
@@ -58,7 +59,6 @@ log = logging.getLogger(__name__.rpartition(".")[0] or __name__)
 DEFAULT_TIMEOUT = 600.0
 DEFAULT_MAX_RETRIES = 2
 _PATH_PARAM = re.compile(r"\{([^}]+)\}")
-_Self = TypeVar("_Self", bound="BaseClient")
 
 
 @dataclass
@@ -361,13 +361,12 @@ class SyncAPIClient(BaseClient):
     def http_client(self) -> requests.Session:
         return self._session
 
-    def with_options(self: _Self, **options: Any) -> _Self:
+    def with_options(self, **options: Any) -> Self:
         """A copy of this client with some options changed (``default_headers``/``default_query`` are
         merged into the current ones, ``set_default_headers``/``set_default_query`` replace them);
         it shares the HTTP session."""
         if "http_session" in options:
             options["http_client"] = options.pop("http_session")
-        assert isinstance(self, SyncAPIClient)
         return type(self)(**self._copy_options(options, self._session))
 
     copy = with_options
@@ -377,7 +376,7 @@ class SyncAPIClient(BaseClient):
         if self._owns_http_client:
             self._session.close()
 
-    def __enter__(self: _Self) -> _Self:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -507,9 +506,8 @@ class AsyncAPIClient(BaseClient):
     def http_client(self) -> httpx.AsyncClient:
         return self._http
 
-    def with_options(self: _Self, **options: Any) -> _Self:
+    def with_options(self, **options: Any) -> Self:
         """A copy of this client with some options changed (as the sync client's); it shares the HTTP client."""
-        assert isinstance(self, AsyncAPIClient)
         return type(self)(**self._copy_options(options, self._http))
 
     copy = with_options
@@ -519,7 +517,7 @@ class AsyncAPIClient(BaseClient):
         if self._owns_http_client:
             await self._http.aclose()
 
-    async def __aenter__(self: _Self) -> _Self:
+    async def __aenter__(self) -> Self:
         return self
 
     async def __aexit__(self, *exc: object) -> None:

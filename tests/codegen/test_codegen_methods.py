@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import cached_property
 from typing import Any
 
 from codegen.methods import identifier, method_paths
@@ -91,3 +92,20 @@ def test_a_method_never_shares_its_path_with_a_resource() -> None:
     assert got[("/a/{id}/b/{bid}/c", "get")] == "a.b.c"
     paths = set(got.values())
     assert all(p.rsplit(".", 1)[0] not in paths for p in paths)
+
+
+def test_reserved_names_cover_every_public_attribute_of_the_clients_and_resources() -> None:
+    from codegen.methods import CLIENT_RESERVED, RESOURCE_RESERVED
+    from generated import AsyncOpenAI, OpenAI
+    from generated.resources import AsyncModels, Models
+
+    resources = {n for n, v in vars(OpenAI).items() if isinstance(v, cached_property)} - RESOURCE_RESERVED
+    assert {"chat", "completions", "models", "organization"} <= resources
+    for cls in (OpenAI, AsyncOpenAI):
+        public = {n for klass in cls.__mro__[1:] if klass is not object for n in vars(klass) if not n.startswith("_")}
+        assert public - CLIENT_RESERVED == set(), cls
+        assert {"with_raw_response", "with_streaming_response"} <= set(vars(cls))
+    assert resources & CLIENT_RESERVED == set()
+    for cls in (Models, AsyncModels):
+        methods = {"delete", "list", "retrieve"}
+        assert {n for n in vars(cls) if not n.startswith("_")} - methods <= RESOURCE_RESERVED
