@@ -1,4 +1,9 @@
-"""``oairef codegen [--spec spec/openai.yaml] [--out generated] [--check]``.
+"""``oairef codegen [--spec spec/openai.yaml] [--out generated] [--check] [--strict | --no-strict]``.
+
+Strict mode (oairef's own spec; always with ``--check``, which CI runs) applies every rule of
+``codegen.spec``: OpenAPI 3.1 only, no ``nullable``, an ``x-oairef-method`` on every operation.
+Any other spec is read leniently unless ``--strict`` is given: 3.0 forms are upgraded, method paths
+are derived where ``x-oairef-method`` is absent, other request media types become raw bodies.
 
 Exit status: 0 when written (or, with ``--check``, when ``generated/`` is current); 1 when
 ``--check`` finds it stale (a short summary of the differing files is printed); 2 when the spec
@@ -22,7 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="output package directory (default: generated)")
     parser.add_argument("--check", action="store_true",
                         help="do not write; exit 1 when the output directory is stale")
+    parser.add_argument("--strict", action=argparse.BooleanOptionalAction, default=None,
+                        help="apply oairef's own spec rules (default: on for spec/openai.yaml and with --check, "
+                             "off for other specs)")
     parser.add_argument("--quiet", action="store_true", help="print only errors and the check summary")
+
+
+DEFAULT_SPEC = Path("spec/openai.yaml")
+
+
+def strict_mode(args: argparse.Namespace) -> bool:
+    """Whether to read the spec strictly: as asked, else for our own spec or under ``--check``."""
+    if args.strict is not None:
+        return bool(args.strict)
+    own = Path(args.spec).resolve() == DEFAULT_SPEC.resolve()
+    return own or bool(args.check)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -35,11 +54,12 @@ def run(args: argparse.Namespace) -> int:
     err = Console(stderr=True, highlight=False, soft_wrap=True)
     out = Console(highlight=False, soft_wrap=True)
     started = time.perf_counter()
+    strict = strict_mode(args)
     try:
-        status = err.status(f"generating from {args.spec} ...", spinner="dots")
+        status = err.status(f"generating from {args.spec} ({'strict' if strict else 'lenient'}) ...", spinner="dots")
         with contextlib.nullcontext() if args.quiet else status:
-            spec = load_spec(args.spec)
-            files = build(spec)
+            spec = load_spec(args.spec, strict=strict)
+            files = build(spec, strict=strict)
     except SpecError as exc:
         pointer = getattr(exc, "pointer", "") or "/"
         message = getattr(exc, "message", str(exc))

@@ -1,7 +1,9 @@
 """Pydantic v2 models through datamodel-code-generator's Python API.
 
-Rules: one class per component schema with the component's name; ``Literal`` instead of ``Enum``
-classes (JSON values stay plain strings); constraints as ``Field`` arguments; every model derives
+Rules: one class per component schema with the component's name (``codegen.naming`` has made every
+inline schema that becomes a class a component first); ``Literal`` instead of ``Enum`` classes (JSON
+values stay plain strings); constraints as ``Field`` arguments; root models of plain types are
+collapsed into the fields that use them; every model derives
 from ``generated._base.ApiModel`` (which applies ``x-oairef-rules``); no timestamp, so the output
 depends only on the spec; the import of the base class is made relative so the package can live
 under any name.
@@ -10,6 +12,7 @@ under any name.
 from __future__ import annotations
 
 import ast
+import warnings
 from typing import Any
 
 from codegen.schemas import prepare_for_models
@@ -31,26 +34,29 @@ def generate_models(spec: dict[str, Any]) -> str:
     if not doc["components"]["schemas"]:
         return f'{HEADER}\n"""No component schemas in the spec."""\n\nfrom __future__ import annotations\n'
     try:
-        source = generate(
-            doc,
-            input_file_type=InputFileType.OpenAPI,
-            output_model_type=DataModelType.PydanticV2BaseModel,
-            target_python_version=PythonVersion.PY_310,
-            base_class="generated._base.ApiModel",
-            enum_field_as_literal="all",
-            use_annotated=True,
-            field_constraints=True,
-            disable_timestamp=True,
-            use_standard_collections=True,
-            use_union_operator=True,
-            use_schema_description=True,
-            use_field_description=True,
-            use_typed_nullable_map_values=True,
-            use_typed_map_values_beside_other_types=True,
-            keep_model_order=False,
-            custom_file_header=HEADER,
-            formatters=[],
-        )
+        with warnings.catch_warnings():  # notes on constraints it cannot carry (maxLength of URL fields)
+            warnings.simplefilter("ignore", UserWarning)
+            source = generate(
+                doc,
+                input_file_type=InputFileType.OpenAPI,
+                output_model_type=DataModelType.PydanticV2BaseModel,
+                target_python_version=PythonVersion.PY_310,
+                base_class="generated._base.ApiModel",
+                enum_field_as_literal="all",
+                use_annotated=True,
+                field_constraints=True,
+                disable_timestamp=True,
+                use_standard_collections=True,
+                use_union_operator=True,
+                use_schema_description=True,
+                use_field_description=True,
+                use_typed_nullable_map_values=True,
+                use_typed_map_values_beside_other_types=True,
+                keep_model_order=False,
+                collapse_root_models=True,
+                custom_file_header=HEADER,
+                formatters=[],
+            )
     except Exception as exc:  # datamodel-code-generator raises many types
         raise ModelGenerationError(f"datamodel-code-generator failed: {exc}") from exc
     if not isinstance(source, str):

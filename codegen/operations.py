@@ -1,14 +1,20 @@
 """The spec's operations as plain data for the client templates.
 
 Rules:
-- Every operation needs ``x-oairef-method``: a dotted path of Python identifiers with at least two
-  parts (``chat.completions.create``); paths are unique and a method never shares its name with a
+- Every operation needs a method path: its ``x-oairef-method`` or, for a spec written elsewhere,
+  the one ``codegen.methods`` derives; a dotted path of Python identifiers with at least two parts
+  (``chat.completions.create``); paths are unique and a method never shares its name with a
   sub-resource.
+- Request bodies are JSON or multipart; in a lenient reading (a spec written elsewhere) any other
+  media type is a raw body, sent as the ``content`` argument (bytes or text) with that media type.
 - Path parameters come first (positional), then query parameters, then body properties (all
   keyword-only). Required body properties are required arguments.
 - The success response is the lowest 2xx status. ``application/json`` with a ``$ref`` gives a
   model; a JSON ``type: string`` body or any non-JSON, non-SSE media type gives a binary response;
-  ``text/event-stream`` adds streaming (chunks typed by its schema) when the request has ``stream``.
+  ``text/event-stream`` adds streaming (chunks typed by its schema) when the request has ``stream``;
+  a request with a boolean ``stream`` and no declared event stream streams chunks of the JSON
+  response model, built without validation where they do not validate (OpenAI's own spec declares
+  no stream for ``/completions``, whose chunks have a null ``finish_reason``).
 - A JSON response with ``oneOf``/``anyOf`` of model refs parses into whichever model fits best;
   a ``text/*`` alternative is returned as ``str`` when the server answers with it.
 - A GET (or ``list*``) operation whose response model has an array ``data`` is a page; it fetches
@@ -40,7 +46,7 @@ class Param:
 
     name: str
     pyname: str
-    location: str  # path | query | body | file
+    location: str  # path | query | body | file | content (the whole raw body)
     annotation: str
     required: bool
     description: str = ""
@@ -57,7 +63,7 @@ class Operation:
     path: str
     summary: str
     params: list[Param]
-    body_kind: str | None  # json | multipart | None
+    body_kind: str | None  # json | multipart | raw | None
     request_model: str | None
     response_kind: str  # model | dict | binary | none | page
     response_model: str | None
@@ -69,6 +75,8 @@ class Operation:
     response_union: tuple[str, ...]
     text_alternative: bool
     pointer: str
+    media_type: str | None = None  # the request media type of a raw body
+    stream_declared: bool = True  # False: the spec declares no event stream; chunks typed by the JSON model
 
     @property
     def name(self) -> str:
@@ -132,10 +140,13 @@ def _description(node: Any) -> str:
 class OperationReader:
     """Reads operations out of a spec, raising ``SpecError`` at the first fault."""
 
-    def __init__(self, spec: dict[str, Any], model_classes: set[str]) -> None:
+    def __init__(self, spec: dict[str, Any], model_classes: set[str],
+                 method_paths: dict[tuple[str, str], tuple[str, ...]] | None = None, *, strict: bool = True) -> None:
         self.spec = spec
+        self.strict = strict
         self.types = TypeWriter(spec, model_classes)
         self.model_classes = model_classes
+        self.method_paths = method_paths or {}
 
     def read_all(self) -> list[Operation]:
         paths = self.spec.get("paths")
@@ -168,24 +179,28 @@ class OperationReader:
     def read(self, path: str, method: str, op: Any, shared: list[Any], ptr: str) -> Operation:
         if not isinstance(op, dict):
             raise SpecError(ptr, "an operation must be a mapping")
-        dotted = op.get("x-oairef-method")
-        if not isinstance(dotted, str):
+        given = op.get("x-oairef-method")
+        derived = self.method_paths.get((path, method))
+        if not isinstance(given, str) and derived is None:
             raise SpecError(ptr, "operation has no x-oairef-method (the client method path)")
+        dotted = given if isinstance(given, str) else ".".join(derived or ())
         parts = tuple(dotted.split("."))
         if len(parts) < 2 or not all(_IDENT.match(p) and not keyword.iskeyword(p) for p in parts):
             raise SpecError(child(ptr, "x-oairef-method"),
                             f"{dotted!r} must be a dotted path of at least two Python identifiers")
         params = self._parameters(path, shared, op.get("parameters") or [], ptr)
-        body_kind, request_model, body_params = self._body(op.get("requestBody"), ptr, {p.pyname for p in params})
+        body_kind, request_model, body_params, media_type = self._body(op.get("requestBody"), ptr,
+                                                                       {p.pyname for p in params})
         params.extend(body_params)
-        r = self._response(op, ptr, params, method)
+        r = self._response(op, ptr, params, method, parts[-1])
         return Operation(
             method_path=parts, operation_id=str(op.get("operationId") or dotted), http_method=method.upper(),
             path=path, summary=str(op.get("summary") or _description(op) or dotted).strip().split("\n")[0],
             params=params, body_kind=body_kind, request_model=request_model, response_kind=r.kind,
             response_model=r.model, streams=r.streams, stream_model=r.stream_model, page_item_model=r.item_model,
             cursor_param=r.cursor_param, cursor_field=r.cursor_field, response_union=r.union,
-            text_alternative=r.text_alternative, pointer=ptr,
+            text_alternative=r.text_alternative, pointer=ptr, media_type=media_type,
+            stream_declared=r.stream_declared,
         )
 
     def _parameters(self, path: str, shared: list[Any], own: list[Any], ptr: str) -> list[Param]:
@@ -224,9 +239,10 @@ class OperationReader:
             ))
         return out
 
-    def _body(self, body: Any, ptr: str, taken: set[str]) -> tuple[str | None, str | None, list[Param]]:
+    def _body(self, body: Any, ptr: str,
+              taken: set[str]) -> tuple[str | None, str | None, list[Param], str | None]:
         if body is None:
-            return None, None, []
+            return None, None, [], None
         b_ptr = child(ptr, "requestBody")
         body = _deref(self.spec, body, b_ptr)
         content = body.get("content") if isinstance(body, dict) else None
@@ -236,6 +252,12 @@ class OperationReader:
             kind, media = "json", "application/json"
         elif "multipart/form-data" in content:
             kind, media = "multipart", "multipart/form-data"
+        elif not self.strict:
+            media = next(iter(content))
+            raw = Param(name="content", pyname=pyname("content", taken), location="content",
+                        annotation="bytes | str", required=bool(body.get("required")),
+                        description=f"The request body, sent as {media}.")
+            return "raw", None, [raw], media
         else:
             raise SpecError(child(b_ptr, "content"), f"unsupported request media type {sorted(content)[0]!r}")
         m_ptr = child(b_ptr, "content", media, "schema")
@@ -259,9 +281,9 @@ class OperationReader:
                 description=_description(resolved),
             ))
         params.sort(key=lambda p: not p.required)
-        return kind, model, params
+        return kind, model, params, None
 
-    def _response(self, op: dict[str, Any], ptr: str, params: list[Param], method: str) -> _Response:
+    def _response(self, op: dict[str, Any], ptr: str, params: list[Param], method: str, name: str) -> _Response:
         responses = op.get("responses")
         if not isinstance(responses, dict) or not responses:
             raise SpecError(child(ptr, "responses"), "an operation needs responses")
@@ -302,9 +324,11 @@ class OperationReader:
         if out.model is None:
             out.kind = "dict"
             return out
+        if not out.streams and self._has_boolean_stream(params):
+            out.streams, out.stream_model, out.stream_declared = True, out.model, False
         props, _ = _object_shape(self.spec, schema, j_ptr)
         data = _deref(self.spec, props.get("data"), j_ptr) if "data" in props else None
-        is_list = method == "get" or str(op.get("x-oairef-method", "")).rsplit(".", 1)[-1].startswith("list")
+        is_list = method == "get" or name.startswith("list")
         if is_list and isinstance(data, dict) and data.get("type") == "array":
             out.kind = "page"
             out.item_model = self._model_name(data.get("items") or {})
@@ -316,6 +340,10 @@ class OperationReader:
             return out
         out.kind = "model"
         return out
+
+    def _has_boolean_stream(self, params: list[Param]) -> bool:
+        """Whether the request body has a ``stream`` argument that may be ``True``."""
+        return any(p.name == "stream" and p.location == "body" and "bool" in p.annotation for p in params)
 
     def _model_name(self, schema: Any) -> str | None:
         ref = schema.get("$ref") if isinstance(schema, dict) else None
@@ -329,6 +357,7 @@ class _Response:
     model: str | None = None
     streams: bool = False
     stream_model: str | None = None
+    stream_declared: bool = True
     item_model: str | None = None
     cursor_param: str | None = None
     cursor_field: str | None = None

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from codegen.methods import method_paths
 from codegen.modelgen import HEADER, ModelGenerationError, generate_models, model_class_names
+from codegen.naming import lift_inline_schemas
 from codegen.operations import OperationReader
 from codegen.render import render_client
 from codegen.rules import extract_rules
@@ -45,16 +47,18 @@ def _default_base_url(spec: dict[str, Any]) -> str:
     return "https://api.openai.com/v1"
 
 
-def build(spec: dict[str, Any]) -> dict[str, str]:
-    """Every generated file (path relative to the output directory -> text)."""
+def build(spec: dict[str, Any], *, strict: bool = True) -> dict[str, str]:
+    """Every generated file (path relative to the output directory -> text); ``strict=False`` reads
+    a spec written elsewhere leniently (see ``codegen.operations``)."""
     _check_top(spec)
     rules = extract_rules(spec)
-    models_source = generate_models(spec)
+    named = lift_inline_schemas(spec)
+    models_source = generate_models(named)
     classes = model_class_names(models_source)
     unruled = sorted(set(rules) - classes)
     if unruled:  # the rules are looked up by class name: a renamed class would silently lose them
         raise ModelGenerationError(f"schemas with x-oairef-rules did not become model classes: {', '.join(unruled)}")
-    operations = OperationReader(spec, classes).read_all()
+    operations = OperationReader(named, classes, method_paths(named), strict=strict).read_all()
     files = render_client(operations, rules, header=HEADER, default_base_url=_default_base_url(spec),
                           version=VERSION)
     files["models.py"] = models_source

@@ -1,7 +1,8 @@
-"""Rendering the client from the Jinja templates in ``codegen/templates/``.
+"""Rendering the client: Jinja templates in ``codegen/templates/`` plus the runtime in ``codegen/runtime/``.
 
 Rules: templates are strict (an undefined name is an error); output is normalised to LF line
 ends, no trailing spaces and exactly one final newline, so it is byte-identical run after run.
+Every ``codegen/runtime/_*.py`` module is copied as it is, below the generated header.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from typing import Any
 
 import jinja2
 
+from codegen.methods import CLIENT_RESERVED, RESOURCE_RESERVED
 from codegen.operations import Operation
 from codegen.spec import SpecError
 
 TEMPLATE_DIR = Path(__file__).parent / "templates"
-#: client attributes a top-level resource may not take
-CLIENT_ATTRIBUTES = {"api_key", "base_url", "organization_id", "project_id", "timeout", "max_retries",
-                     "default_headers", "with_options", "close"}
+RUNTIME_DIR = Path(__file__).parent / "runtime"
 
 
 @dataclass
@@ -92,16 +92,9 @@ def normalise(text: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def _annotations(op: Operation) -> tuple[str, str, str]:
-    """(annotation without streaming, of the stream, of either)."""
-    full = _return_annotation(op)
-    if not op.streams:
-        return full, full, full
-    plain, _, stream = full.rpartition(" | Stream[")
-    return plain, "Stream[" + stream, full
-
-
-def _return_annotation(op: Operation) -> str:
+def _annotations(op: Operation, aio: bool) -> dict[str, str]:
+    """Annotations of the sync (or async) method: ``plain`` (without ``stream=True``), ``stream``
+    (with it) and ``either``."""
     def model(name: str | None) -> str:
         return f"models.{name}" if name else "dict[str, Any]"
 
@@ -111,16 +104,18 @@ def _return_annotation(op: Operation) -> str:
     elif kind == "binary":
         base = "BinaryResponse"
     elif kind == "page":
-        base = f"Page[models.{op.page_item_model}]" if op.page_item_model else "Page[Any]"
+        item = f"models.{op.page_item_model}" if op.page_item_model else "Any"
+        base = f"AsyncPaginator[{item}]" if aio else f"Page[{item}]"
     elif kind == "union":
         base = " | ".join(f"models.{n}" for n in op.response_union)
     else:
         base = model(op.response_model)
     if op.text_alternative:
         base += " | str"
-    if op.streams:
-        return f"{base} | Stream[{model(op.stream_model)}]"
-    return base
+    if not op.streams:
+        return {"plain": base, "stream": base, "either": base}
+    stream = f"{'AsyncStream' if aio else 'Stream'}[{model(op.stream_model)}]"
+    return {"plain": base, "stream": stream, "either": f"{base} | {stream}"}
 
 
 def _op_context(op: Operation) -> dict[str, Any]:
@@ -134,20 +129,21 @@ def _op_context(op: Operation) -> dict[str, Any]:
         "positional": op.positional,
         "keyword": op.keyword,
         "body_kind": op.body_kind,
+        "media_type": op.media_type,
         "request_model": op.request_model,
         "response_kind": op.response_kind,
         "response_model": op.response_model,
         "streams": op.streams,
         "stream_model": op.stream_model,
+        "stream_declared": op.stream_declared,
         "page_item_model": op.page_item_model,
         "cursor_param": op.cursor_param,
         "cursor_field": op.cursor_field,
         "response_union": op.response_union,
         "text_alternative": op.text_alternative,
         "query_constraints": {p.name: p.constraints for p in op.params if p.location == "query" and p.constraints},
-        "return_annotation": _annotations(op)[2],
-        "plain_annotation": _annotations(op)[0],
-        "stream_annotation": _annotations(op)[1],
+        "annotations": _annotations(op, aio=False),
+        "async_annotations": _annotations(op, aio=True),
     }
 
 
@@ -175,9 +171,11 @@ def resource_tree(operations: list[Operation]) -> list[ResourceNode]:
         for child in node.children:
             if child.attr in method_names:
                 raise SpecError("/paths", f"{child.dotted} is both a method and a resource")
+        for name in sorted((method_names | {c.attr for c in node.children}) & RESOURCE_RESERVED):
+            raise SpecError("/paths", f"{node.dotted}.{name} collides with an attribute every resource has")
     tops = sorted((n for p, n in nodes.items() if len(p) == 1), key=lambda n: n.attr)
     for top in tops:
-        if top.attr in CLIENT_ATTRIBUTES:
+        if top.attr in CLIENT_RESERVED:
             raise SpecError("/paths", f"top-level resource {top.attr!r} collides with a client attribute")
     return tops
 
@@ -194,11 +192,14 @@ def _subtree(node: ResourceNode) -> list[ResourceNode]:
 #: names a resource module may use, by the module that provides them
 _IMPORTABLE = {
     "abc": ("Mapping", "Sequence"),
-    "typing": ("TYPE_CHECKING", "Any", "Literal", "overload"),
+    "typing": ("Any", "Literal", "overload"),
     "._files": ("BinaryResponse",),
-    "._pagination": ("Page",),
-    "._streaming": ("Stream",),
-    "._types": ("NOT_GIVEN", "FileInput", "NotGiven", "OperationSpec"),
+    "._pagination": ("AsyncPaginator", "Page"),
+    "._resource": ("AsyncAPIResource", "SyncAPIResource"),
+    "._response": ("async_to_raw_response_wrapper", "async_to_streamed_response_wrapper",
+                   "to_raw_response_wrapper", "to_streamed_response_wrapper"),
+    "._streaming": ("AsyncStream", "Stream"),
+    "._types": ("NOT_GIVEN", "FileInput", "NotGiven", "OperationSpec", "Timeout"),
 }
 
 
@@ -211,10 +212,26 @@ def _imports(body: str) -> dict[str, Any]:
              if module.startswith(".")]
     return {
         "abc": [n for n in _IMPORTABLE["abc"] if used(n)],
-        "typing": ["TYPE_CHECKING"] + [n for n in _IMPORTABLE["typing"][1:] if used(n)],
+        "typing": [n for n in _IMPORTABLE["typing"] if used(n)],
         "models": re.search(r"\bmodels\.", body) is not None,
         "local": [(module, names) for module, names in local if names],
     }
+
+
+def _exported(nodes: list[ResourceNode]) -> list[str]:
+    """The classes a resource module defines: sync then async, each with its response wrappers."""
+    names: list[str] = []
+    for prefix in ("", "Async"):
+        for node in nodes:
+            names += [f"{prefix}{node.cls}", f"{prefix}{node.cls}WithRawResponse",
+                      f"{prefix}{node.cls}WithStreamingResponse"]
+    return names
+
+
+def runtime_files() -> dict[str, str]:
+    """The hand-written runtime modules (``codegen/runtime/_*.py``) by file name, as source text."""
+    return {path.name: path.read_text(encoding="utf-8") for path in sorted(RUNTIME_DIR.glob("_*.py"))
+            if not path.name.startswith("__")}
 
 
 def render_client(operations: list[Operation], rules: Mapping[str, Any], *, header: str,
@@ -222,12 +239,12 @@ def render_client(operations: list[Operation], rules: Mapping[str, Any], *, head
     """Every client file, by path relative to the output directory."""
     env = environment()
     tops = resource_tree(operations)
-    top_ctx = [{"attr": t.attr, "cls": t.cls, "module": t.attr} for t in tops]
+    top_ctx = [{"attr": t.attr, "cls": t.cls, "module": t.attr, "exported": _exported(_subtree(t))}
+               for t in tops]
     common = {"header": header, "top_resources": top_ctx, "default_base_url": default_base_url,
-              "default_max_retries": 2, "version": version, "operation_count": len(operations)}
-    files: dict[str, str] = {}
-    for name in ("__init__.py", "_base.py", "_client.py", "_errors.py", "_files.py", "_pagination.py",
-                 "_streaming.py", "_types.py"):
+              "version": version, "operation_count": len(operations)}
+    files: dict[str, str] = {name: f"{header}\n{text}" for name, text in runtime_files().items()}
+    for name in ("__init__.py", "_client.py"):
         files[name] = env.get_template(f"{name}.j2").render(**common)
     files["_rules.py"] = env.get_template("_rules.py.j2").render(**common, rules=dict(rules))
     files["resources/__init__.py"] = env.get_template("resources_init.py.j2").render(**common)
@@ -238,5 +255,6 @@ def render_client(operations: list[Operation], rules: Mapping[str, Any], *, head
         count = sum(len(n.operations) for n in nodes)
         body = body_template.render(**common, nodes=nodes)
         files[f"resources/{top.attr}.py"] = module.render(
-            **common, top={"attr": top.attr, "count": count}, nodes=nodes, body=body, imports=_imports(body))
+            **common, top={"attr": top.attr, "count": count}, nodes=nodes, body=body,
+            imports=_imports(body), exported=_exported(nodes))
     return {path: normalise(text) for path, text in files.items()}

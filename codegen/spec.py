@@ -19,6 +19,17 @@ JSON pointer of the offending node (``""`` is the document root):
   with numbers.
 
 The checks read the document only; nothing in the spec is ever evaluated as code.
+
+``load_spec(path, strict=False)`` is for specs written elsewhere (OpenAI's own, say): it accepts
+``openapi: 3.0.x`` as well as ``3.1.x`` and rewrites the 3.0 forms into 3.1 before checking —
+``nullable: true`` becomes a null type (``type: [T, "null"]``, ``null`` added to an ``enum``, a
+``{type: "null"}`` member added to ``anyOf``/``oneOf``, a ``$ref`` or ``allOf`` wrapped as
+``anyOf: [..., {type: "null"}]``, and ``allOf: [X, {nullable: true}]`` read as "X or null"),
+``nullable: false`` is dropped, and a boolean
+``exclusiveMinimum``/``exclusiveMaximum`` takes the value of ``minimum``/``maximum``. Operations
+then need no ``operationId`` or ``x-oairef-method`` (the method path is derived, see
+``codegen.methods``); the ones given must still be well formed and unique, every operation still
+needs a 2xx response, every ``$ref`` must still resolve and any ``x-oairef-rules`` are checked as above.
 """
 
 from __future__ import annotations
@@ -36,11 +47,13 @@ __all__ = [
     "RULE_OPS",
     "SpecError",
     "check_spec",
+    "check_spec_lenient",
     "escape_pointer_token",
     "iter_operations",
     "load_spec",
     "resolve_pointer",
     "schema_properties",
+    "upgrade_to_3_1",
 ]
 
 HTTP_METHODS: tuple[str, ...] = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
@@ -146,12 +159,12 @@ def _walk(node: Any, pointer: str = "") -> Iterator[tuple[str, Any, str | None]]
             stack.extend((_join(where, i), v, None) for i, v in reversed(list(enumerate(value))))
 
 
-def _check_no_nullable_and_refs(doc: dict[str, Any]) -> None:
+def _check_no_nullable_and_refs(doc: dict[str, Any], *, nullable_allowed: bool = False) -> None:
     for pointer, value, _key in _walk(doc):
         if not isinstance(value, dict):
             continue
         parent_is_properties = pointer.endswith("/properties")
-        if "nullable" in value and not parent_is_properties:
+        if "nullable" in value and not parent_is_properties and not nullable_allowed:
             raise SpecError(
                 _join(pointer, "nullable"),
                 '`nullable` is OpenAPI 3.0 style; write `type: [<type>, "null"]` instead',
@@ -177,7 +190,7 @@ def iter_operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, A
                 yield path, method, op
 
 
-def _check_operations(doc: dict[str, Any]) -> None:
+def _check_operations(doc: dict[str, Any], *, strict: bool = True) -> None:
     paths = doc.get("paths")
     if not isinstance(paths, dict) or not paths:
         raise SpecError("/paths", "the spec must define at least one path")
@@ -192,28 +205,33 @@ def _check_operations(doc: dict[str, Any]) -> None:
             if not isinstance(op, dict):
                 raise SpecError(where, "an operation must be a mapping")
             op_id = op.get("operationId")
-            if not isinstance(op_id, str) or not op_id:
+            if op_id is None and not strict:
+                op_id = f"{method.upper()} {path}"
+            elif not isinstance(op_id, str) or not op_id:
                 raise SpecError(where, f"operation {method.upper()} {path} has no operationId")
-            if op_id in operation_ids:
+            elif op_id in operation_ids:
                 raise SpecError(
                     _join(where, "operationId"),
                     f"duplicate operationId {op_id!r} (also at {operation_ids[op_id]})",
                 )
             operation_ids[op_id] = where
             dotted = op.get("x-oairef-method")
-            if dotted is None:
+            if dotted is None and not strict:
+                pass
+            elif dotted is None:
                 raise SpecError(where, f"operation {op_id} has no x-oairef-method")
-            if not isinstance(dotted, str) or not _METHOD_PATH.match(dotted):
+            elif not isinstance(dotted, str) or not _METHOD_PATH.match(dotted):
                 raise SpecError(
                     _join(where, "x-oairef-method"),
                     f"x-oairef-method must be a dotted lower-case method path, got {dotted!r}",
                 )
-            if dotted in methods:
+            elif dotted in methods:
                 raise SpecError(
                     _join(where, "x-oairef-method"),
                     f"duplicate x-oairef-method {dotted!r} (also at {methods[dotted]})",
                 )
-            methods[dotted] = where
+            else:
+                methods[dotted] = where
             responses = op.get("responses")
             if not isinstance(responses, dict):
                 raise SpecError(where, f"operation {op_id} has no responses")
@@ -345,12 +363,92 @@ def check_spec(doc: Any) -> None:
     _check_rules(doc)
 
 
-def load_spec(path: str | Path) -> dict[str, Any]:
-    """Read, parse and check the spec at ``path``; return it as plain Python data."""
+def _null_type(node: dict[str, Any], where: str) -> None:
+    """Rewrite one schema's 3.0 ``nullable`` in place into the 3.1 null type (see the module docstring)."""
+    flag = node.pop("nullable")
+    if not isinstance(flag, bool):
+        raise SpecError(_join(where, "nullable"), f"`nullable` must be true or false, got {flag!r}")
+    if not flag:
+        return
+    declared = node.get("type")
+    if isinstance(declared, str):
+        node["type"] = [declared, "null"]
+    elif isinstance(declared, list) and "null" not in declared:
+        declared.append("null")
+    if isinstance(node.get("enum"), list) and None not in node["enum"]:
+        node["enum"].append(None)
+    if declared is not None:
+        return
+    for key in ("anyOf", "oneOf"):
+        members = node.get(key)
+        if isinstance(members, list):
+            if {"type": "null"} not in members:
+                members.append({"type": "null"})
+            return
+    if "$ref" in node:
+        node["anyOf"] = [{"$ref": node.pop("$ref")}, {"type": "null"}]
+    elif isinstance(node.get("allOf"), list):
+        parts = node.pop("allOf")
+        node["anyOf"] = [parts[0] if len(parts) == 1 else {"allOf": parts}, {"type": "null"}]
+
+
+def _exclusive_bound(node: dict[str, Any], where: str) -> None:
+    """Rewrite 3.0 boolean ``exclusiveMinimum``/``exclusiveMaximum`` into 3.1 numbers, in place."""
+    for exclusive, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        flag = node.get(exclusive)
+        if not isinstance(flag, bool):
+            continue
+        if flag and bound not in node:
+            raise SpecError(_join(where, exclusive), f"`{exclusive}: true` needs a `{bound}`")
+        del node[exclusive]
+        if flag:
+            node[exclusive] = node.pop(bound)
+
+
+def upgrade_to_3_1(doc: dict[str, Any]) -> None:
+    """Rewrite the OpenAPI 3.0 schema forms of ``doc`` into their 3.1 equivalents, in place."""
+    for pointer, value, _key in _walk(doc):
+        if not isinstance(value, dict) or pointer.endswith("/properties"):
+            continue
+        parts = value.get("allOf")
+        if isinstance(parts, list):  # allOf: [X, {nullable: true}] is the 3.0 way to say "X or null"
+            flags = [m for m in parts if isinstance(m, dict) and m and set(m) <= {"nullable", "description"}]
+            if flags and len(flags) < len(parts):
+                value["allOf"] = [m for m in parts if m not in flags]
+                if any(m.get("nullable") is True for m in flags) and "nullable" not in value:
+                    value["nullable"] = True
+        if "nullable" in value:
+            _null_type(value, pointer)
+        _exclusive_bound(value, pointer)
+
+
+def check_spec_lenient(doc: Any) -> None:
+    """The checks for a spec written elsewhere, upgrading its 3.0 forms in place (see the module
+    docstring); faults are located in the document as written."""
+    if not isinstance(doc, dict):
+        raise SpecError("", "the spec must be a YAML mapping")
+    version = doc.get("openapi")
+    if not isinstance(version, str) or not (version.startswith("3.0") or version.startswith("3.1")):
+        raise SpecError("/openapi", f"expected an OpenAPI 3.0.x or 3.1.x document, got openapi: {version!r}")
+    _check_no_nullable_and_refs(doc, nullable_allowed=True)
+    _check_operations(doc, strict=False)
+    _check_rules(doc)
+    upgrade_to_3_1(doc)
+
+
+def load_spec(path: str | Path, *, strict: bool = True) -> dict[str, Any]:
+    """Read, parse and check the spec at ``path``; return it as plain Python data.
+
+    ``strict`` (oairef's own spec, and ``oairef codegen --check``) applies every rule of this
+    module; ``strict=False`` accepts a spec written elsewhere, upgraded from 3.0 forms first.
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise SpecError("", f"cannot read spec {path}: {exc}") from exc
     doc = _parse(text)
-    check_spec(doc)
+    if strict:
+        check_spec(doc)
+        return doc
+    check_spec_lenient(doc)
     return doc

@@ -2,11 +2,14 @@
 """The spec's ``x-oairef-rules`` as data, by model name, with the schema defaults they need.
 
 Each entry: ``{"rules": [{id, param, message, when?, require}], "defaults": {field: default}}``.
+Importing this module registers them with ``ApiModel`` (the package's ``__init__`` does).
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ._base import register_rules
 
 RULES: dict[str, dict[str, Any]] = {
     'CreateCompletionRequest': {
@@ -118,3 +121,5 @@ RULES: dict[str, dict[str, Any]] = {
         },
     },
 }
+
+register_rules(RULES)

@@ -82,29 +82,8 @@ class DeleteModelResponse(ApiModel):
     object: Literal['model'] | str
 
 
-class StopConfiguration1(RootModel[list[str]]):
-    root: Annotated[list[str], Field(max_length=4, min_length=1)] = None
-    """
-    Up to 4 sequences where the API will stop generating further tokens. The returned text will not contain the stop sequence.
-    """
-
-
-class StopConfiguration(RootModel[str | StopConfiguration1 | None]):
-    root: str | StopConfiguration1 | None = None
-    """
-    Up to 4 sequences where the API will stop generating further tokens. The returned text will not contain the stop sequence.
-    """
-
-
 
 LogitBiasAdditionalProperty = TypeAliasType("LogitBiasAdditionalProperty", Annotated[float, Field(ge=-100.0, le=100.0)])
-
-
-class LogitBias(RootModel[dict[str, LogitBiasAdditionalProperty] | None]):
-    root: dict[str, LogitBiasAdditionalProperty] | None = None
-    """
-    Modify the likelihood of specified tokens appearing in the completion. Maps token ids (as decimal strings, e.g. {"50256": -100}) to a bias value from -100 to 100 that is added to the model's logits before sampling. Values between -1 and 1 should decrease or increase likelihood of selection; values like -100 or 100 should result in a ban or exclusive selection of the relevant token.
-    """
 
 
 class ChatCompletionStreamOptions(ApiModel):
@@ -117,154 +96,6 @@ class ChatCompletionStreamOptions(ApiModel):
     include_usage: bool | None = None
     """
     If set, an additional chunk will be streamed before the `data: [DONE]` message. The `usage` field on this chunk shows the token usage statistics for the entire request, and the `choices` field will always be an empty array. All other chunks will also include a `usage` field, but with a null value.
-    """
-
-
-class CompletionTokensDetails(ApiModel):
-    """
-    Breakdown of tokens used in a completion.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    accepted_prediction_tokens: int | None = None
-    audio_tokens: int | None = None
-    reasoning_tokens: int | None = None
-    rejected_prediction_tokens: int | None = None
-
-
-class PromptTokensDetails(ApiModel):
-    """
-    Breakdown of tokens used in the prompt.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    audio_tokens: int | None = None
-    cached_tokens: int | None = None
-
-
-class CompletionUsage(ApiModel):
-    """
-    Usage statistics for the completion request.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    completion_tokens: int
-    """
-    Number of tokens in the generated completion.
-    """
-    prompt_tokens: int
-    """
-    Number of tokens in the prompt.
-    """
-    total_tokens: int
-    """
-    Total number of tokens used in the request (prompt + completion).
-    """
-    completion_tokens_details: CompletionTokensDetails | None = None
-    """
-    Breakdown of tokens used in a completion.
-    """
-    prompt_tokens_details: PromptTokensDetails | None = None
-    """
-    Breakdown of tokens used in the prompt.
-    """
-
-
-class PromptItem(RootModel[int]):
-    root: Annotated[int, Field(ge=0)]
-
-
-class Prompt(RootModel[list[PromptItem]]):
-    root: Annotated[list[PromptItem], Field(min_length=1, validate_default=True)] = '<|endoftext|>'
-    """
-    The prompt(s) to generate completions for, encoded as a string, array of strings, array of tokens, or array of token arrays. `<|endoftext|>` is the document separator the model sees during training, so without a prompt the model generates as if from the beginning of a new document.
-    """
-
-
-class Prompt1ItemItem(RootModel[int]):
-    root: Annotated[int, Field(ge=0)]
-
-
-class Prompt1Item(RootModel[list[Prompt1ItemItem]]):
-    root: Annotated[list[Prompt1ItemItem], Field(min_length=1)]
-
-
-class Prompt1(RootModel[list[Prompt1Item]]):
-    root: Annotated[list[Prompt1Item], Field(min_length=1, validate_default=True)] = '<|endoftext|>'
-    """
-    The prompt(s) to generate completions for, encoded as a string, array of strings, array of tokens, or array of token arrays. `<|endoftext|>` is the document separator the model sees during training, so without a prompt the model generates as if from the beginning of a new document.
-    """
-
-
-class CreateCompletionRequest(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    model: str | Literal['gpt-3.5-turbo-instruct', 'davinci-002', 'babbage-002']
-    """
-    ID of the model to use. Use the List models API to see all of your available models.
-    """
-    prompt: str | list[str] | Prompt | Prompt1 | None
-    """
-    The prompt(s) to generate completions for, encoded as a string, array of strings, array of tokens, or array of token arrays. `<|endoftext|>` is the document separator the model sees during training, so without a prompt the model generates as if from the beginning of a new document.
-    """
-    best_of: Annotated[int | None, Field(ge=1, le=20)] = None
-    """
-    Generates `best_of` completions server-side and returns the "best" (the one with the highest log probability per token). Results cannot be streamed. When used with `n`, `best_of` controls the number of candidate completions and `n` specifies how many to return – `best_of` must be greater than or equal to `n`. Defaults to `n` (1).
-    """
-    echo: bool | None = False
-    """
-    Echo back the prompt in addition to the completion.
-    """
-    frequency_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = 0
-    """
-    Number between -2.0 and 2.0. Positive values penalize new tokens based on their existing frequency in the text so far, decreasing the model's likelihood to repeat the same line verbatim.
-    """
-    logit_bias: LogitBias | None = None
-    logprobs: Annotated[int | None, Field(ge=0, le=5)] = None
-    """
-    Include the log probabilities on the `logprobs` most likely output tokens, as well the chosen tokens. The API will always return the logprob of the sampled token, so there may be up to `logprobs+1` elements in the response. The maximum value is 5.
-    """
-    max_tokens: Annotated[int | None, Field(examples=[16], ge=0)] = 16
-    """
-    The maximum number of tokens that can be generated in the completion. The token count of your prompt plus `max_tokens` cannot exceed the model's context length.
-    """
-    n: Annotated[int | None, Field(examples=[1], ge=1, le=128)] = 1
-    """
-    How many completions to generate for each prompt. Because this parameter generates many completions, it can quickly consume your token quota.
-    """
-    presence_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = 0
-    """
-    Number between -2.0 and 2.0. Positive values penalize new tokens based on whether they appear in the text so far, increasing the model's likelihood to talk about new topics.
-    """
-    seed: int | None = None
-    """
-    If specified, the system will make a best effort to sample deterministically, such that repeated requests with the same `seed` and parameters should return the same result.
-    """
-    stop: StopConfiguration | None = None
-    stream: bool | None = False
-    """
-    Whether to stream back partial progress. If set, tokens will be sent as data-only server-sent events as they become available, with the stream terminated by a `data: [DONE]` message.
-    """
-    stream_options: ChatCompletionStreamOptions | None = None
-    suffix: Annotated[str | None, Field(examples=['test.'])] = None
-    """
-    The suffix that comes after a completion of inserted text. This parameter is only supported for `gpt-3.5-turbo-instruct`.
-    """
-    temperature: Annotated[float | None, Field(examples=[1], ge=0.0, le=2.0)] = 1
-    """
-    What sampling temperature to use, between 0 and 2. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. We generally recommend altering this or `top_p` but not both.
-    """
-    top_p: Annotated[float | None, Field(examples=[1], ge=0.0, le=1.0)] = 1
-    """
-    An alternative to sampling with temperature, called nucleus sampling, where the model considers the results of the tokens with top_p probability mass. So 0.1 means only the tokens comprising the top 10% probability mass are considered.
-    """
-    user: Annotated[str | None, Field(examples=['user-1234'])] = None
-    """
-    A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse.
     """
 
 
@@ -293,53 +124,6 @@ class CompletionLogprobs(ApiModel):
     """
 
 
-class Choice(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    finish_reason: Literal['stop', 'length', 'content_filter'] | str | None
-    """
-    `stop` if the model hit a natural stop point or a provided stop sequence, `length` if the maximum number of tokens specified in the request was reached, `content_filter` if content was omitted due to a flag from content filters. Null on streamed chunks before the last one of a choice.
-    """
-    index: int
-    logprobs: CompletionLogprobs | None
-    text: str
-
-
-class CreateCompletionResponse(ApiModel):
-    """
-    Represents a completion response from the API. Note: both the streamed and non-streamed response objects share the same shape (unlike the chat endpoint).
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    """
-    A unique identifier for the completion.
-    """
-    choices: list[Choice]
-    """
-    The list of completion choices the model generated for the input prompt.
-    """
-    created: int
-    """
-    The Unix timestamp (in seconds) of when the completion was created.
-    """
-    model: str
-    """
-    The model used for completion.
-    """
-    system_fingerprint: str | None = None
-    """
-    This fingerprint represents the backend configuration that the model runs with.
-    """
-    object: Literal['text_completion'] | str
-    """
-    The object type, which is always "text_completion"
-    """
-    usage: CompletionUsage | None = None
-
-
 class ChatCompletionRequestMessageContentPartText(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -351,115 +135,12 @@ class ChatCompletionRequestMessageContentPartText(ApiModel):
     """
 
 
-class ImageUrl(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    url: AnyUrl
-    """
-    Either a URL of the image or the base64 encoded image data.
-    """
-    detail: Literal['auto', 'low', 'high'] | None = 'auto'
-
-
-class ChatCompletionRequestMessageContentPartImage(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    type: Literal['image_url']
-    image_url: ImageUrl
-
-
 class ChatCompletionRequestMessageContentPartRefusal(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
     )
     type: Literal['refusal']
     refusal: str
-
-
-class Content(RootModel[list[ChatCompletionRequestMessageContentPartText]]):
-    root: Annotated[list[ChatCompletionRequestMessageContentPartText], Field(min_length=1)]
-    """
-    The contents of the system message.
-    """
-
-
-class ChatCompletionRequestSystemMessage(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    role: Literal['system']
-    """
-    The role of the messages author, in this case `system`.
-    """
-    content: str | Content
-    """
-    The contents of the system message.
-    """
-    name: str | None = None
-    """
-    An optional name for the participant.
-    """
-
-
-class Content1(RootModel[list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage]]):
-    root: Annotated[list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage], Field(min_length=1)]
-    """
-    The contents of the user message.
-    """
-
-
-class ChatCompletionRequestUserMessage(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    role: Literal['user']
-    """
-    The role of the messages author, in this case `user`.
-    """
-    content: str | Content1
-    """
-    The contents of the user message.
-    """
-    name: str | None = None
-    """
-    An optional name for the participant.
-    """
-
-
-class Content2(RootModel[list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartRefusal]]):
-    root: Annotated[list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartRefusal], Field(min_length=1)]
-    """
-    The contents of the assistant message. Required unless `tool_calls` or `function_call` is specified.
-    """
-
-
-class FunctionCall(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    arguments: str
-    name: str
-
-
-class Content3(RootModel[list[ChatCompletionRequestMessageContentPartText]]):
-    root: Annotated[list[ChatCompletionRequestMessageContentPartText], Field(min_length=1)]
-
-
-class ChatCompletionRequestToolMessage(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    role: Literal['tool']
-    """
-    The role of the messages author, in this case `tool`.
-    """
-    content: str | Content3
-    tool_call_id: str
-    """
-    Tool call that this message is responding to.
-    """
 
 
 class ChatCompletionRequestFunctionMessage(ApiModel):
@@ -504,76 +185,6 @@ class ChatCompletionTool(ApiModel):
     function: FunctionObject
 
 
-class Function(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: str
-
-
-class ChatCompletionNamedToolChoice(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    type: Literal['function']
-    function: Function
-
-
-class ChatCompletionToolChoiceOption(RootModel[Literal['none', 'auto', 'required'] | ChatCompletionNamedToolChoice]):
-    root: Literal['none', 'auto', 'required'] | ChatCompletionNamedToolChoice
-    """
-    Controls which (if any) tool is called by the model. `none`, `auto`, `required`, or a named tool. `none` is the default when no tools are present, `auto` when tools are.
-    """
-
-
-class Function1(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    name: str
-    arguments: str
-    """
-    The arguments to call the function with, as JSON generated by the model.
-    """
-
-
-class ChatCompletionMessageToolCall(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    type: Literal['function'] | str
-    function: Function1
-
-
-class ChatCompletionMessageToolCalls(RootModel[list[ChatCompletionMessageToolCall]]):
-    """
-    The tool calls generated by the model, such as function calls.
-    """
-    root: list[ChatCompletionMessageToolCall]
-    """
-    The tool calls generated by the model, such as function calls.
-    """
-
-
-class Function2(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    name: str | None = None
-    arguments: str | None = None
-
-
-class ChatCompletionMessageToolCallChunk(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    index: int
-    id: str | None = None
-    type: Literal['function'] | str | None = None
-    function: Function2 | None = None
-
-
 class ResponseFormatText(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -586,63 +197,6 @@ class ResponseFormatJsonObject(ApiModel):
         extra='forbid',
     )
     type: Literal['json_object']
-
-
-class JsonSchema(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    description: str | None = None
-    name: str
-    schema_: Annotated[dict[str, Any] | None, Field(alias='schema')] = None
-    strict: bool | None = False
-
-
-class ResponseFormatJsonSchema(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    type: Literal['json_schema']
-    json_schema: JsonSchema
-
-
-class Content4(RootModel[list[ChatCompletionRequestMessageContentPartText]]):
-    root: Annotated[list[ChatCompletionRequestMessageContentPartText], Field(min_length=1)]
-    """
-    The content that should be matched when generating a model response.
-    """
-
-
-class PredictionContent(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    type: Literal['content']
-    content: str | Content4
-    """
-    The content that should be matched when generating a model response.
-    """
-
-
-class Audio(ApiModel):
-    """
-    Parameters for audio output. Required when audio output is requested with `modalities: ["audio"]`.
-    """
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    voice: Literal['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse']
-    format: Literal['wav', 'mp3', 'flac', 'opus', 'pcm16']
-
-
-class FunctionCall1(ApiModel):
-    """
-    Deprecated in favor of `tool_choice`.
-    """
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    name: str
 
 
 class ChatCompletionTopLogprob(ApiModel):
@@ -699,170 +253,6 @@ class ChatCompletionChoiceLogprobs(ApiModel):
     refusal: list[ChatCompletionTokenLogprob] | None = None
 
 
-class Audio1(ApiModel):
-    """
-    If the audio output modality is requested, data about the audio response from the model.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    expires_at: int
-    data: str
-    """
-    Base64 encoded audio bytes.
-    """
-    transcript: str
-
-
-class FunctionCall2(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    arguments: str
-    name: str
-
-
-class ChatCompletionResponseMessage(ApiModel):
-    """
-    A chat completion message generated by the model.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    content: str | None
-    """
-    The contents of the message.
-    """
-    refusal: str | None
-    """
-    The refusal message generated by the model.
-    """
-    tool_calls: ChatCompletionMessageToolCalls | None = None
-    role: Literal['assistant'] | str
-    """
-    The role of the author of this message.
-    """
-    audio: Audio1 | None = None
-    """
-    If the audio output modality is requested, data about the audio response from the model.
-    """
-    function_call: Annotated[FunctionCall2 | None, Field(deprecated=True)] = None
-
-
-class FunctionCall3(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    arguments: str | None = None
-    name: str | None = None
-
-
-class ChatCompletionStreamResponseDelta(ApiModel):
-    """
-    A chat completion delta generated by streamed model responses.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    content: str | None = None
-    """
-    The contents of the chunk message.
-    """
-    function_call: Annotated[FunctionCall3 | None, Field(deprecated=True)] = None
-    tool_calls: list[ChatCompletionMessageToolCallChunk] | None = None
-    role: Literal['system', 'user', 'assistant', 'tool'] | str | None = None
-    refusal: str | None = None
-
-
-class Choice1(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    finish_reason: Literal['stop', 'length', 'tool_calls', 'content_filter', 'function_call'] | str
-    """
-    `stop` if the model hit a natural stop point or a provided stop sequence, `length` if the maximum number of tokens was reached, `content_filter` if content was omitted, `tool_calls` if the model called a tool.
-    """
-    index: int
-    message: ChatCompletionResponseMessage
-    logprobs: ChatCompletionChoiceLogprobs | None
-
-
-class CreateChatCompletionResponse(ApiModel):
-    """
-    Represents a chat completion response returned by model, based on the provided input.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    """
-    A unique identifier for the chat completion.
-    """
-    choices: list[Choice1]
-    """
-    A list of chat completion choices. Can be more than one if `n` is greater than 1.
-    """
-    created: int
-    """
-    The Unix timestamp (in seconds) of when the chat completion was created.
-    """
-    model: str
-    """
-    The model used for the chat completion.
-    """
-    service_tier: Literal['scale', 'default'] | str | None = None
-    system_fingerprint: str | None = None
-    object: Literal['chat.completion'] | str
-    usage: CompletionUsage | None = None
-
-
-class Choice2(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    delta: ChatCompletionStreamResponseDelta
-    logprobs: ChatCompletionChoiceLogprobs | None = None
-    finish_reason: Literal['stop', 'length', 'tool_calls', 'content_filter', 'function_call'] | str | None
-    index: int
-
-
-class CreateChatCompletionStreamResponse(ApiModel):
-    """
-    Represents a streamed chunk of a chat completion response returned by model, based on the provided input.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    """
-    A unique identifier for the chat completion. Each chunk has the same ID.
-    """
-    choices: list[Choice2]
-    """
-    A list of chat completion choices. Can contain more than one element if `n` is greater than 1. Empty for the last chunk when `stream_options.include_usage` is set.
-    """
-    created: int
-    """
-    The Unix timestamp (in seconds) of when the chat completion was created. Each chunk has the same timestamp.
-    """
-    model: str
-    service_tier: Literal['scale', 'default'] | str | None = None
-    system_fingerprint: str | None = None
-    object: Literal['chat.completion.chunk'] | str
-    usage: CompletionUsage | None = None
-    """
-    Present (non-null) only on the extra last chunk when `stream_options.include_usage` is true; null on every other chunk.
-    """
-
-
-class AudioResponseFormat(RootModel[Literal['json', 'text', 'srt', 'verbose_json', 'vtt']]):
-    root: Literal['json', 'text', 'srt', 'verbose_json', 'vtt'] = 'json'
-    """
-    The format of the transcript output.
-    """
-
-
 class CreateSpeechRequest(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -909,7 +299,10 @@ class CreateTranscriptionRequest(ApiModel):
     """
     An optional text to guide the model's style or continue a previous audio segment. Should match the audio language.
     """
-    response_format: Annotated[AudioResponseFormat | None, Field(validate_default=True)] = 'json'
+    response_format: Literal['json', 'text', 'srt', 'verbose_json', 'vtt'] | None = 'json'
+    """
+    The format of the transcript output.
+    """
     temperature: Annotated[float | None, Field(ge=0.0, le=1.0)] = 0
     """
     The sampling temperature, between 0 and 1. If set to 0, the model will use log probability to automatically increase the temperature until certain thresholds are hit.
@@ -936,7 +329,10 @@ class CreateTranslationRequest(ApiModel):
     """
     An optional text to guide the model's style or continue a previous audio segment. Should be in English.
     """
-    response_format: Annotated[AudioResponseFormat | None, Field(validate_default=True)] = 'json'
+    response_format: Literal['json', 'text', 'srt', 'verbose_json', 'vtt'] | None = 'json'
+    """
+    The format of the transcript output.
+    """
     temperature: Annotated[float | None, Field(ge=0.0, le=1.0)] = 0
     """
     The sampling temperature, between 0 and 1.
@@ -1018,57 +414,6 @@ class CreateTranslationResponseVerboseJson(ApiModel):
     segments: list[TranscriptionSegment] | None = None
 
 
-class Input(RootModel[list[str]]):
-    root: Annotated[list[str], Field(max_length=2048, min_length=1)]
-    """
-    Input text to embed, encoded as a string or array of tokens. To embed multiple inputs in a single request, pass an array of strings or array of token arrays. Each input must not exceed the max input tokens for the model (8192 tokens).
-    """
-
-
-class Input1(RootModel[list[int]]):
-    root: Annotated[list[int], Field(max_length=2048, min_length=1)]
-    """
-    Input text to embed, encoded as a string or array of tokens. To embed multiple inputs in a single request, pass an array of strings or array of token arrays. Each input must not exceed the max input tokens for the model (8192 tokens).
-    """
-
-
-class Input2Item(RootModel[list[int]]):
-    root: Annotated[list[int], Field(min_length=1)]
-
-
-class Input2(RootModel[list[Input2Item]]):
-    root: Annotated[list[Input2Item], Field(max_length=2048, min_length=1)]
-    """
-    Input text to embed, encoded as a string or array of tokens. To embed multiple inputs in a single request, pass an array of strings or array of token arrays. Each input must not exceed the max input tokens for the model (8192 tokens).
-    """
-
-
-class CreateEmbeddingRequest(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    input: str | Input | Input1 | Input2
-    """
-    Input text to embed, encoded as a string or array of tokens. To embed multiple inputs in a single request, pass an array of strings or array of token arrays. Each input must not exceed the max input tokens for the model (8192 tokens).
-    """
-    model: str | Literal['text-embedding-ada-002', 'text-embedding-3-small', 'text-embedding-3-large']
-    """
-    ID of the model to use.
-    """
-    encoding_format: Literal['float', 'base64'] | None = 'float'
-    """
-    The format to return the embeddings in.
-    """
-    dimensions: Annotated[int | None, Field(ge=1)] = None
-    """
-    The number of dimensions the output embeddings should have (text-embedding-3 and later).
-    """
-    user: str | None = None
-    """
-    A unique identifier representing your end-user.
-    """
-
-
 class Embedding(ApiModel):
     model_config = ConfigDict(
         extra='allow',
@@ -1081,71 +426,30 @@ class Embedding(ApiModel):
     object: Literal['embedding'] | str
 
 
-class Usage(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    prompt_tokens: int
-    total_tokens: int
-
-
-class CreateEmbeddingResponse(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    data: list[Embedding]
-    model: str
-    object: Literal['list'] | str
-    usage: Usage
-
-
-class ImagePrompt(RootModel[str]):
-    root: Annotated[str, Field(examples=['A cute baby sea otter'], max_length=1000)]
-    """
-    A text description of the desired image(s). The maximum length is 1000 characters.
-    """
-
-
-class ImageN(RootModel[int | None]):
-    root: Annotated[int | None, Field(ge=1, le=10)] = 1
-    """
-    The number of images to generate. Must be between 1 and 10.
-    """
-
-
-class ImageResponseFormat(RootModel[Literal['url', 'b64_json'] | None]):
-    root: Literal['url', 'b64_json'] | None = 'url'
-    """
-    The format in which the generated images are returned. Must be one of `url` or `b64_json`.
-    """
-
-
-class ImageEditSize(RootModel[Literal['256x256', '512x512', '1024x1024'] | None]):
-    root: Literal['256x256', '512x512', '1024x1024'] | None = '1024x1024'
-    """
-    The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`.
-    """
-
-
-class ImageModel(RootModel[str | Literal['dall-e-2', 'dall-e-3']]):
-    root: str | Literal['dall-e-2', 'dall-e-3'] = 'dall-e-2'
-    """
-    The model to use for image generation.
-    """
-
-
 class CreateImageRequest(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    prompt: ImagePrompt
-    model: Annotated[ImageModel | None, Field(validate_default=True)] = 'dall-e-2'
-    n: Annotated[ImageN | None, Field(validate_default=True)] = 1
+    prompt: Annotated[str, Field(examples=['A cute baby sea otter'], max_length=1000)]
+    """
+    A text description of the desired image(s). The maximum length is 1000 characters.
+    """
+    model: str | Literal['dall-e-2', 'dall-e-3'] | None = 'dall-e-2'
+    """
+    The model to use for image generation.
+    """
+    n: Annotated[int | None, Field(ge=1, le=10)] = 1
+    """
+    The number of images to generate. Must be between 1 and 10.
+    """
     quality: Literal['standard', 'hd'] | None = 'standard'
     """
     The quality of the image that will be generated (`hd` only for `dall-e-3`).
     """
-    response_format: Annotated[ImageResponseFormat | None, Field(validate_default=True)] = 'url'
+    response_format: Literal['url', 'b64_json'] | None = 'url'
+    """
+    The format in which the generated images are returned. Must be one of `url` or `b64_json`.
+    """
     size: Literal['256x256', '512x512', '1024x1024', '1792x1024', '1024x1792'] | None = '1024x1024'
     """
     The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024` for `dall-e-2`, and one of `1024x1024`, `1792x1024`, or `1024x1792` for `dall-e-3`.
@@ -1168,7 +472,10 @@ class CreateImageEditRequest(ApiModel):
     """
     The image to edit. Must be a valid PNG file, less than 4MB, and square. If mask is not provided, image must have transparency, which will be used as the mask.
     """
-    prompt: ImagePrompt
+    prompt: Annotated[str, Field(examples=['A cute baby sea otter'], max_length=1000)]
+    """
+    A text description of the desired image(s). The maximum length is 1000 characters.
+    """
     mask: bytes | None = None
     """
     An additional image whose fully transparent areas (e.g. where alpha is zero) indicate where `image` should be edited. Must be a valid PNG file, less than 4MB, and have the same dimensions as `image`.
@@ -1177,9 +484,18 @@ class CreateImageEditRequest(ApiModel):
     """
     The model to use for image editing. Only `dall-e-2` is supported.
     """
-    n: Annotated[ImageN | None, Field(validate_default=True)] = 1
-    size: Annotated[ImageEditSize | None, Field(validate_default=True)] = '1024x1024'
-    response_format: Annotated[ImageResponseFormat | None, Field(validate_default=True)] = 'url'
+    n: Annotated[int | None, Field(ge=1, le=10)] = 1
+    """
+    The number of images to generate. Must be between 1 and 10.
+    """
+    size: Literal['256x256', '512x512', '1024x1024'] | None = '1024x1024'
+    """
+    The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`.
+    """
+    response_format: Literal['url', 'b64_json'] | None = 'url'
+    """
+    The format in which the generated images are returned. Must be one of `url` or `b64_json`.
+    """
     user: str | None = None
     """
     A unique identifier representing your end-user.
@@ -1198,9 +514,18 @@ class CreateImageVariationRequest(ApiModel):
     """
     The model to use for image variations. Only `dall-e-2` is supported.
     """
-    n: Annotated[ImageN | None, Field(validate_default=True)] = 1
-    response_format: Annotated[ImageResponseFormat | None, Field(validate_default=True)] = 'url'
-    size: Annotated[ImageEditSize | None, Field(validate_default=True)] = '1024x1024'
+    n: Annotated[int | None, Field(ge=1, le=10)] = 1
+    """
+    The number of images to generate. Must be between 1 and 10.
+    """
+    response_format: Literal['url', 'b64_json'] | None = 'url'
+    """
+    The format in which the generated images are returned. Must be one of `url` or `b64_json`.
+    """
+    size: Literal['256x256', '512x512', '1024x1024'] | None = '1024x1024'
+    """
+    The size of the generated images. Must be one of `256x256`, `512x512`, or `1024x1024`.
+    """
     user: str | None = None
     """
     A unique identifier representing your end-user.
@@ -1284,37 +609,6 @@ class ModerationCategoryScores(ApiModel):
     violence_graphic: Annotated[float, Field(alias='violence/graphic')]
 
 
-class Result(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    flagged: bool
-    """
-    Whether any of the below categories are flagged.
-    """
-    categories: ModerationCategories
-    category_scores: ModerationCategoryScores
-
-
-class CreateModerationResponse(ApiModel):
-    """
-    Represents if a given text input is potentially harmful.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    model: str
-    results: list[Result]
-
-
-class FilePurpose(RootModel[Literal['assistants', 'batch', 'fine-tune', 'vision']]):
-    root: Literal['assistants', 'batch', 'fine-tune', 'vision']
-    """
-    The intended purpose of the uploaded file: `assistants` for Assistants and Message files, `vision` for Assistants image file inputs, `batch` for the Batch API, and `fine-tune` for fine-tuning.
-    """
-
-
 class CreateFileRequest(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -1323,7 +617,10 @@ class CreateFileRequest(ApiModel):
     """
     The File object (not file name) to be uploaded.
     """
-    purpose: FilePurpose
+    purpose: Literal['assistants', 'batch', 'fine-tune', 'vision']
+    """
+    The intended purpose of the uploaded file: `assistants` for Assistants and Message files, `vision` for Assistants image file inputs, `batch` for the Batch API, and `fine-tune` for fine-tuning.
+    """
 
 
 class OpenAIFile(ApiModel):
@@ -1386,7 +683,10 @@ class CreateUploadRequest(ApiModel):
     """
     The name of the file to upload.
     """
-    purpose: FilePurpose
+    purpose: Literal['assistants', 'batch', 'fine-tune', 'vision']
+    """
+    The intended purpose of the uploaded file: `assistants` for Assistants and Message files, `vision` for Assistants image file inputs, `batch` for the Batch API, and `fine-tune` for fine-tuning.
+    """
     bytes: Annotated[int, Field(ge=0)]
     """
     The number of bytes in the file you are uploading.
@@ -1477,235 +777,6 @@ class CreateBatchRequest(ApiModel):
     """
 
 
-class Datum(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    code: str | None = None
-    message: str | None = None
-    param: str | None = None
-    line: int | None = None
-
-
-class Errors(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    object: str | None = None
-    """
-    The object type, which is always `list`.
-    """
-    data: list[Datum] | None = None
-
-
-class RequestCounts(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    total: int
-    completed: int
-    failed: int
-
-
-class Batch(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    object: Literal['batch'] | str
-    endpoint: str
-    """
-    The OpenAI API endpoint used by the batch.
-    """
-    errors: Errors | None = None
-    input_file_id: str
-    completion_window: str
-    status: Literal['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled'] | str
-    output_file_id: str | None = None
-    error_file_id: str | None = None
-    created_at: int
-    in_progress_at: int | None = None
-    expires_at: int | None = None
-    finalizing_at: int | None = None
-    completed_at: int | None = None
-    failed_at: int | None = None
-    expired_at: int | None = None
-    cancelling_at: int | None = None
-    cancelled_at: int | None = None
-    request_counts: RequestCounts | None = None
-    metadata: dict[str, str] | None = None
-
-
-class ListBatchesResponse(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    data: list[Batch]
-    first_id: str | None = None
-    last_id: str | None = None
-    has_more: bool
-    object: Literal['list'] | str
-
-
-class BatchSize(RootModel[int]):
-    root: Annotated[int, Field(ge=1, le=256)] = 'auto'
-    """
-    Number of examples in each batch.
-    """
-
-
-class LearningRateMultiplier(RootModel[float]):
-    root: Annotated[float, Field(gt=0.0)] = 'auto'
-    """
-    Scaling factor for the learning rate.
-    """
-
-
-class NEpochs(RootModel[int]):
-    root: Annotated[int, Field(ge=1, le=50)] = 'auto'
-    """
-    The number of epochs to train the model for.
-    """
-
-
-class Hyperparameters(ApiModel):
-    """
-    The hyperparameters used for the fine-tuning job.
-    """
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    batch_size: Annotated[Literal['auto'] | BatchSize | None, Field(validate_default=True)] = 'auto'
-    """
-    Number of examples in each batch.
-    """
-    learning_rate_multiplier: Annotated[Literal['auto'] | LearningRateMultiplier | None, Field(validate_default=True)] = 'auto'
-    """
-    Scaling factor for the learning rate.
-    """
-    n_epochs: Annotated[Literal['auto'] | NEpochs | None, Field(validate_default=True)] = 'auto'
-    """
-    The number of epochs to train the model for.
-    """
-
-
-class Wandb(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    project: str
-    name: str | None = None
-    entity: str | None = None
-    tags: list[str] | None = None
-
-
-class Integration(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    type: Literal['wandb']
-    wandb: Wandb
-
-
-class CreateFineTuningJobRequest(ApiModel):
-    model_config = ConfigDict(
-        extra='forbid',
-    )
-    model: str | Literal['babbage-002', 'davinci-002', 'gpt-3.5-turbo', 'gpt-4o-mini']
-    """
-    The name of the model to fine-tune.
-    """
-    training_file: str
-    """
-    The ID of an uploaded file that contains training data (a JSONL file uploaded with the purpose `fine-tune`).
-    """
-    hyperparameters: Hyperparameters | None = None
-    """
-    The hyperparameters used for the fine-tuning job.
-    """
-    suffix: Annotated[str | None, Field(max_length=64, min_length=1)] = None
-    """
-    A string of up to 64 characters that will be added to your fine-tuned model name.
-    """
-    validation_file: str | None = None
-    """
-    The ID of an uploaded file that contains validation data.
-    """
-    integrations: list[Integration] | None = None
-    """
-    A list of integrations to enable for your fine-tuning job.
-    """
-    seed: Annotated[int | None, Field(ge=0, le=2147483647)] = None
-    """
-    The seed controls the reproducibility of the job.
-    """
-
-
-class Error1(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    code: str
-    message: str
-    param: str | None
-
-
-class NEpochs1(RootModel[int]):
-    root: Annotated[int, Field(ge=1, le=50)]
-
-
-class BatchSize1(RootModel[int]):
-    root: Annotated[int, Field(ge=1, le=256)]
-
-
-class LearningRateMultiplier1(RootModel[float]):
-    root: Annotated[float, Field(gt=0.0)]
-
-
-class Hyperparameters1(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    n_epochs: Literal['auto'] | str | NEpochs1 | None = None
-    batch_size: Literal['auto'] | str | BatchSize1 | None = None
-    learning_rate_multiplier: Literal['auto'] | str | LearningRateMultiplier1 | None = None
-
-
-class FineTuningJob(ApiModel):
-    """
-    The `fine_tuning.job` object represents a fine-tuning job that has been created through the API.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    created_at: int
-    error: Error1 | None
-    fine_tuned_model: str | None
-    finished_at: int | None
-    hyperparameters: Hyperparameters1
-    model: str
-    object: Literal['fine_tuning.job'] | str
-    organization_id: str
-    result_files: list[str]
-    status: Literal['validating_files', 'queued', 'running', 'succeeded', 'failed', 'cancelled'] | str
-    trained_tokens: int | None
-    training_file: str
-    validation_file: str | None
-    integrations: Annotated[list[dict[str, Any]] | None, Field(max_length=5)] = None
-    seed: int
-    estimated_finish: int | None = None
-
-
-class ListPaginatedFineTuningJobsResponse(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    data: list[FineTuningJob]
-    has_more: bool
-    object: Literal['list'] | str
-
-
 class FineTuningJobEvent(ApiModel):
     model_config = ConfigDict(
         extra='allow',
@@ -1792,52 +863,6 @@ class FineTuneEvent(ApiModel):
     message: str
 
 
-class Hyperparams(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    batch_size: int
-    classification_n_classes: int | None = None
-    classification_positive_class: str | None = None
-    compute_classification_metrics: bool | None = None
-    learning_rate_multiplier: float
-    n_epochs: int
-    prompt_loss_weight: float
-
-
-class FineTune(ApiModel):
-    """
-    The `FineTune` object represents a legacy fine-tune job that has been created through the API.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    created_at: int
-    events: list[FineTuneEvent] | None = None
-    fine_tuned_model: str | None
-    hyperparams: Hyperparams
-    model: str
-    object: Literal['fine-tune'] | str
-    organization_id: str
-    result_files: list[OpenAIFile]
-    status: str
-    """
-    The current status: `pending`, `running`, `succeeded`, `failed` or `cancelled`.
-    """
-    training_files: list[OpenAIFile]
-    updated_at: int
-    validation_files: list[OpenAIFile]
-
-
-class ListFineTunesResponse(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    data: list[FineTune]
-    object: Literal['list'] | str
-
-
 class ListFineTuneEventsResponse(ApiModel):
     model_config = ConfigDict(
         extra='allow',
@@ -1874,25 +899,6 @@ class CreateEditRequest(ApiModel):
     """
     Nucleus sampling; the model considers the tokens comprising the top_p probability mass.
     """
-
-
-class Choice3(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    finish_reason: Literal['stop', 'length'] | str
-    index: int
-    text: str
-
-
-class CreateEditResponse(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    choices: list[Choice3]
-    object: Literal['edit'] | str
-    created: int
-    usage: CompletionUsage
 
 
 class Engine(ApiModel):
@@ -1947,10 +953,6 @@ class AssistantToolsFunction(ApiModel):
     function: FunctionObject
 
 
-class AssistantTool(RootModel[AssistantToolsCode | AssistantToolsRetrieval | AssistantToolsFunction]):
-    root: Annotated[AssistantToolsCode | AssistantToolsRetrieval | AssistantToolsFunction, Field(discriminator='type')]
-
-
 class AssistantObject(ApiModel):
     """
     Represents an `assistant` that can call the model and use tools.
@@ -1965,7 +967,7 @@ class AssistantObject(ApiModel):
     description: Annotated[str | None, Field(max_length=512)]
     model: str
     instructions: Annotated[str | None, Field(max_length=32768)]
-    tools: Annotated[list[AssistantTool], Field(max_length=128)]
+    tools: Annotated[list[Annotated[AssistantToolsCode | AssistantToolsRetrieval | AssistantToolsFunction, Field(discriminator='type')]], Field(max_length=128)]
     file_ids: Annotated[list[str], Field(max_length=20)]
     """
     A list of file IDs attached to this assistant (at most 20), ordered by creation date ascending.
@@ -1993,7 +995,7 @@ class CreateAssistantRequest(ApiModel):
     """
     The system instructions that the assistant uses. The maximum length is 32768 characters.
     """
-    tools: Annotated[list[AssistantTool] | None, Field(max_length=128, validate_default=True)] = []
+    tools: Annotated[list[Annotated[AssistantToolsCode | AssistantToolsRetrieval | AssistantToolsFunction, Field(discriminator='type')]] | None, Field(max_length=128, validate_default=True)] = []
     """
     A list of tools enabled on the assistant (at most 128): `code_interpreter`, `retrieval`, or `function`.
     """
@@ -2012,7 +1014,7 @@ class ModifyAssistantRequest(ApiModel):
     name: Annotated[str | None, Field(max_length=256)] = None
     description: Annotated[str | None, Field(max_length=512)] = None
     instructions: Annotated[str | None, Field(max_length=32768)] = None
-    tools: Annotated[list[AssistantTool] | None, Field(max_length=128, validate_default=True)] = []
+    tools: Annotated[list[Annotated[AssistantToolsCode | AssistantToolsRetrieval | AssistantToolsFunction, Field(discriminator='type')]] | None, Field(max_length=128, validate_default=True)] = []
     file_ids: Annotated[list[str] | None, Field(max_length=20)] = []
     """
     A list of File IDs attached to this assistant. If a file was previously attached and is not present here, it will be deleted from the assistant.
@@ -2136,105 +1138,6 @@ class ModifyMessageRequest(ApiModel):
         extra='forbid',
     )
     metadata: Metadata | None = None
-
-
-class FileCitation(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    file_id: str
-    quote: str
-
-
-class MessageContentTextAnnotationsFileCitationObject(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    type: Literal['file_citation'] | str
-    text: str
-    file_citation: FileCitation
-    start_index: Annotated[int, Field(ge=0)]
-    end_index: Annotated[int, Field(ge=0)]
-
-
-class FilePath(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    file_id: str
-
-
-class MessageContentTextAnnotationsFilePathObject(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    type: Literal['file_path'] | str
-    text: str
-    file_path: FilePath
-    start_index: Annotated[int, Field(ge=0)]
-    end_index: Annotated[int, Field(ge=0)]
-
-
-class Text(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    value: str
-    annotations: list[MessageContentTextAnnotationsFileCitationObject | MessageContentTextAnnotationsFilePathObject]
-
-
-class MessageContentTextObject(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    type: Literal['text'] | str
-    text: Text
-
-
-class ImageFile(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    file_id: str
-
-
-class MessageContentImageFileObject(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    type: Literal['image_file'] | str
-    image_file: ImageFile
-
-
-class MessageObject(ApiModel):
-    """
-    Represents a message within a thread.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    object: Literal['thread.message'] | str
-    created_at: int
-    thread_id: str
-    status: Literal['in_progress', 'incomplete', 'completed'] | str | None = None
-    role: Literal['user', 'assistant'] | str
-    content: list[MessageContentImageFileObject | MessageContentTextObject]
-    assistant_id: str | None
-    run_id: str | None
-    file_ids: Annotated[list[str], Field(max_length=10)]
-    metadata: Metadata | None
-
-
-class ListMessagesResponse(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    object: Literal['list'] | str
-    data: list[MessageObject]
-    first_id: str | None
-    last_id: str | None
-    has_more: bool
 
 
 class MessageFileObject(ApiModel):
@@ -2511,41 +1414,6 @@ class ProjectServiceAccountDeleteResponse(ApiModel):
     deleted: bool
 
 
-class Owner(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    type: Literal['user', 'service_account'] | str | None = None
-    user: ProjectUser | None = None
-    service_account: ProjectServiceAccount | None = None
-
-
-class ProjectApiKey(ApiModel):
-    """
-    Represents an individual API key in a project.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    object: Literal['organization.project.api_key'] | str
-    redacted_value: str
-    name: str
-    created_at: int
-    id: str
-    owner: Owner
-
-
-class ProjectApiKeyListResponse(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    object: Literal['list'] | str
-    data: list[ProjectApiKey]
-    first_id: str
-    last_id: str
-    has_more: bool
-
-
 class ProjectApiKeyDeleteResponse(ApiModel):
     model_config = ConfigDict(
         extra='allow',
@@ -2608,56 +1476,12 @@ class ProjectRateLimitUpdateRequest(ApiModel):
     batch_1_day_max_input_tokens: Annotated[int | None, Field(ge=0)] = None
 
 
-class AuditLogEventType(RootModel[Literal['api_key.created', 'api_key.updated', 'api_key.deleted', 'invite.sent', 'invite.accepted', 'invite.deleted', 'login.succeeded', 'login.failed', 'logout.succeeded', 'logout.failed', 'organization.updated', 'project.created', 'project.updated', 'project.archived', 'service_account.created', 'service_account.updated', 'service_account.deleted', 'rate_limit.updated', 'rate_limit.deleted', 'user.added', 'user.updated', 'user.deleted']]):
-    root: Literal['api_key.created', 'api_key.updated', 'api_key.deleted', 'invite.sent', 'invite.accepted', 'invite.deleted', 'login.succeeded', 'login.failed', 'logout.succeeded', 'logout.failed', 'organization.updated', 'project.created', 'project.updated', 'project.archived', 'service_account.created', 'service_account.updated', 'service_account.deleted', 'rate_limit.updated', 'rate_limit.deleted', 'user.added', 'user.updated', 'user.deleted']
-    """
-    The event type.
-    """
-
-
 class AuditLogActorUser(ApiModel):
     model_config = ConfigDict(
         extra='allow',
     )
     id: str | None = None
     email: str | None = None
-
-
-class Session(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    user: AuditLogActorUser | None = None
-    ip_address: str | None = None
-
-
-class ServiceAccount(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str | None = None
-
-
-class ApiKey(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str | None = None
-    type: Literal['user', 'service_account'] | str | None = None
-    user: AuditLogActorUser | None = None
-    service_account: ServiceAccount | None = None
-
-
-class AuditLogActor(ApiModel):
-    """
-    The actor who performed the audit logged action.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    type: Literal['session', 'api_key'] | str | None = None
-    session: Session | None = None
-    api_key: ApiKey | None = None
 
 
 class AuditLogTarget(ApiModel):
@@ -2674,59 +1498,6 @@ class AuditLogTarget(ApiModel):
     error_message: str | None = None
     email: str | None = None
     role: str | None = None
-
-
-class Project1(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str | None = None
-    name: str | None = None
-
-
-class AuditLog(ApiModel):
-    """
-    A log of a user action or configuration change within this organization.
-    """
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    id: str
-    type: AuditLogEventType | str
-    effective_at: int
-    project: Project1 | None = None
-    actor: AuditLogActor
-    api_key_created: Annotated[AuditLogTarget | None, Field(alias='api_key.created')] = None
-    api_key_updated: Annotated[AuditLogTarget | None, Field(alias='api_key.updated')] = None
-    api_key_deleted: Annotated[AuditLogTarget | None, Field(alias='api_key.deleted')] = None
-    invite_sent: Annotated[AuditLogTarget | None, Field(alias='invite.sent')] = None
-    invite_accepted: Annotated[AuditLogTarget | None, Field(alias='invite.accepted')] = None
-    invite_deleted: Annotated[AuditLogTarget | None, Field(alias='invite.deleted')] = None
-    login_failed: Annotated[AuditLogTarget | None, Field(alias='login.failed')] = None
-    logout_failed: Annotated[AuditLogTarget | None, Field(alias='logout.failed')] = None
-    organization_updated: Annotated[AuditLogTarget | None, Field(alias='organization.updated')] = None
-    project_created: Annotated[AuditLogTarget | None, Field(alias='project.created')] = None
-    project_updated: Annotated[AuditLogTarget | None, Field(alias='project.updated')] = None
-    project_archived: Annotated[AuditLogTarget | None, Field(alias='project.archived')] = None
-    rate_limit_updated: Annotated[AuditLogTarget | None, Field(alias='rate_limit.updated')] = None
-    rate_limit_deleted: Annotated[AuditLogTarget | None, Field(alias='rate_limit.deleted')] = None
-    service_account_created: Annotated[AuditLogTarget | None, Field(alias='service_account.created')] = None
-    service_account_updated: Annotated[AuditLogTarget | None, Field(alias='service_account.updated')] = None
-    service_account_deleted: Annotated[AuditLogTarget | None, Field(alias='service_account.deleted')] = None
-    user_added: Annotated[AuditLogTarget | None, Field(alias='user.added')] = None
-    user_updated: Annotated[AuditLogTarget | None, Field(alias='user.updated')] = None
-    user_deleted: Annotated[AuditLogTarget | None, Field(alias='user.deleted')] = None
-
-
-class ListAuditLogsResponse(ApiModel):
-    model_config = ConfigDict(
-        extra='allow',
-    )
-    object: Literal['list'] | str
-    data: list[AuditLog]
-    first_id: str
-    last_id: str
-    has_more: bool
 
 
 class UsageCompletionsResult(ApiModel):
@@ -2832,7 +1603,357 @@ class UsageCodeInterpreterSessionsResult(ApiModel):
     project_id: str | None = None
 
 
-class Amount(ApiModel):
+class StopConfigurationStringArray(RootModel[list[str]]):
+    root: Annotated[list[str], Field(max_length=4, min_length=1)]
+
+
+class CompletionUsageCompletionTokensDetails(ApiModel):
+    """
+    Breakdown of tokens used in a completion.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    accepted_prediction_tokens: int | None = None
+    audio_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    rejected_prediction_tokens: int | None = None
+
+
+class CompletionUsagePromptTokensDetails(ApiModel):
+    """
+    Breakdown of tokens used in the prompt.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    audio_tokens: int | None = None
+    cached_tokens: int | None = None
+
+
+class CreateCompletionRequestPromptIntegerArrayItem(RootModel[int]):
+    root: Annotated[int, Field(ge=0)]
+
+
+class CreateCompletionRequestPromptIntegerArray(RootModel[list[CreateCompletionRequestPromptIntegerArrayItem]]):
+    root: Annotated[list[CreateCompletionRequestPromptIntegerArrayItem], Field(min_length=1)]
+
+
+class CreateCompletionRequestPromptIntegerArrayArrayItemItem(RootModel[int]):
+    root: Annotated[int, Field(ge=0)]
+
+
+class CreateCompletionRequestPromptIntegerArrayArrayItem(RootModel[list[CreateCompletionRequestPromptIntegerArrayArrayItemItem]]):
+    root: Annotated[list[CreateCompletionRequestPromptIntegerArrayArrayItemItem], Field(min_length=1)]
+
+
+class CreateCompletionRequestPromptIntegerArrayArray(RootModel[list[CreateCompletionRequestPromptIntegerArrayArrayItem]]):
+    root: Annotated[list[CreateCompletionRequestPromptIntegerArrayArrayItem], Field(min_length=1)]
+
+
+class CreateCompletionResponseChoicesItem(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    finish_reason: Literal['stop', 'length', 'content_filter'] | str | None
+    """
+    `stop` if the model hit a natural stop point or a provided stop sequence, `length` if the maximum number of tokens specified in the request was reached, `content_filter` if content was omitted due to a flag from content filters. Null on streamed chunks before the last one of a choice.
+    """
+    index: int
+    logprobs: CompletionLogprobs | None
+    text: str
+
+
+class ChatCompletionRequestMessageContentPartImageImageUrl(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    url: AnyUrl
+    """
+    Either a URL of the image or the base64 encoded image data.
+    """
+    detail: Literal['auto', 'low', 'high'] | None = 'auto'
+
+
+class ChatCompletionRequestSystemMessageContentArray(RootModel[list[ChatCompletionRequestMessageContentPartText]]):
+    root: Annotated[list[ChatCompletionRequestMessageContentPartText], Field(min_length=1)]
+
+
+class ChatCompletionRequestAssistantMessageContentValueArray(RootModel[list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartRefusal]]):
+    root: Annotated[list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartRefusal], Field(min_length=1)]
+
+
+class ChatCompletionRequestAssistantMessageFunctionCall(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    arguments: str
+    name: str
+
+
+class ChatCompletionRequestToolMessageContentArray(RootModel[list[ChatCompletionRequestMessageContentPartText]]):
+    root: Annotated[list[ChatCompletionRequestMessageContentPartText], Field(min_length=1)]
+
+
+class ChatCompletionNamedToolChoiceFunction(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: str
+
+
+class ChatCompletionMessageToolCallFunction(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    name: str
+    arguments: str
+    """
+    The arguments to call the function with, as JSON generated by the model.
+    """
+
+
+class ChatCompletionMessageToolCallChunkFunction(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    name: str | None = None
+    arguments: str | None = None
+
+
+class ResponseFormatJsonSchemaJsonSchema(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    description: str | None = None
+    name: str
+    schema_: Annotated[dict[str, Any] | None, Field(alias='schema')] = None
+    strict: bool | None = False
+
+
+class PredictionContentContentArray(RootModel[list[ChatCompletionRequestMessageContentPartText]]):
+    root: Annotated[list[ChatCompletionRequestMessageContentPartText], Field(min_length=1)]
+
+
+class CreateChatCompletionRequestAudio(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    voice: Literal['alloy', 'ash', 'ballad', 'coral', 'echo', 'sage', 'shimmer', 'verse']
+    format: Literal['wav', 'mp3', 'flac', 'opus', 'pcm16']
+
+
+class CreateChatCompletionRequestFunctionCallObject(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    name: str
+
+
+class ChatCompletionResponseMessageAudio(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    expires_at: int
+    data: str
+    """
+    Base64 encoded audio bytes.
+    """
+    transcript: str
+
+
+class ChatCompletionResponseMessageFunctionCall(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    arguments: str
+    name: str
+
+
+class ChatCompletionStreamResponseDeltaFunctionCall(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    arguments: str | None = None
+    name: str | None = None
+
+
+class CreateEmbeddingRequestInputStringArray(RootModel[list[str]]):
+    root: Annotated[list[str], Field(max_length=2048, min_length=1)]
+
+
+class CreateEmbeddingRequestInputIntegerArray(RootModel[list[int]]):
+    root: Annotated[list[int], Field(max_length=2048, min_length=1)]
+
+
+class CreateEmbeddingRequestInputIntegerArrayArrayItem(RootModel[list[int]]):
+    root: Annotated[list[int], Field(min_length=1)]
+
+
+class CreateEmbeddingRequestInputIntegerArrayArray(RootModel[list[CreateEmbeddingRequestInputIntegerArrayArrayItem]]):
+    root: Annotated[list[CreateEmbeddingRequestInputIntegerArrayArrayItem], Field(max_length=2048, min_length=1)]
+
+
+class CreateEmbeddingResponseUsage(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    prompt_tokens: int
+    total_tokens: int
+
+
+class CreateModerationResponseResultsItem(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    flagged: bool
+    """
+    Whether any of the below categories are flagged.
+    """
+    categories: ModerationCategories
+    category_scores: ModerationCategoryScores
+
+
+class BatchErrorsDataItem(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    code: str | None = None
+    message: str | None = None
+    param: str | None = None
+    line: int | None = None
+
+
+class BatchRequestCounts(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    total: int
+    completed: int
+    failed: int
+
+
+class CreateFineTuningJobRequestHyperparametersBatchSizeInteger(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=256)]
+
+
+class CreateFineTuningJobRequestHyperparametersLearningRateMultiplierNumber(RootModel[float]):
+    root: Annotated[float, Field(gt=0.0)]
+
+
+class CreateFineTuningJobRequestHyperparametersNEpochsInteger(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=50)]
+
+
+class CreateFineTuningJobRequestIntegrationsItemWandb(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    project: str
+    name: str | None = None
+    entity: str | None = None
+    tags: list[str] | None = None
+
+
+class FineTuningJobError(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    code: str
+    message: str
+    param: str | None
+
+
+class FineTuningJobHyperparametersNEpochsInteger(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=50)]
+
+
+class FineTuningJobHyperparametersBatchSizeInteger(RootModel[int]):
+    root: Annotated[int, Field(ge=1, le=256)]
+
+
+class FineTuningJobHyperparametersLearningRateMultiplierNumber(RootModel[float]):
+    root: Annotated[float, Field(gt=0.0)]
+
+
+class FineTuneHyperparams(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    batch_size: int
+    classification_n_classes: int | None = None
+    classification_positive_class: str | None = None
+    compute_classification_metrics: bool | None = None
+    learning_rate_multiplier: float
+    n_epochs: int
+    prompt_loss_weight: float
+
+
+class CreateEditResponseChoicesItem(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    finish_reason: Literal['stop', 'length'] | str
+    index: int
+    text: str
+
+
+class MessageContentTextAnnotationsFileCitationObjectFileCitation(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    file_id: str
+    quote: str
+
+
+class MessageContentTextAnnotationsFilePathObjectFilePath(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    file_id: str
+
+
+class MessageContentImageFileObjectImageFile(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    file_id: str
+
+
+class ProjectApiKeyOwner(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    type: Literal['user', 'service_account'] | str | None = None
+    user: ProjectUser | None = None
+    service_account: ProjectServiceAccount | None = None
+
+
+class AuditLogActorSession(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    user: AuditLogActorUser | None = None
+    ip_address: str | None = None
+
+
+class AuditLogActorApiKeyServiceAccount(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str | None = None
+
+
+class AuditLogProject(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str | None = None
+    name: str | None = None
+
+
+class CostsResultAmount(ApiModel):
     model_config = ConfigDict(
         extra='allow',
     )
@@ -2840,18 +1961,444 @@ class Amount(ApiModel):
     currency: str | None = None
 
 
+class CompletionUsage(ApiModel):
+    """
+    Usage statistics for the completion request.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    completion_tokens: int
+    """
+    Number of tokens in the generated completion.
+    """
+    prompt_tokens: int
+    """
+    Number of tokens in the prompt.
+    """
+    total_tokens: int
+    """
+    Total number of tokens used in the request (prompt + completion).
+    """
+    completion_tokens_details: CompletionUsageCompletionTokensDetails | None = None
+    """
+    Breakdown of tokens used in a completion.
+    """
+    prompt_tokens_details: CompletionUsagePromptTokensDetails | None = None
+    """
+    Breakdown of tokens used in the prompt.
+    """
+
+
+class CreateCompletionRequest(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    model: str | Literal['gpt-3.5-turbo-instruct', 'davinci-002', 'babbage-002']
+    """
+    ID of the model to use. Use the List models API to see all of your available models.
+    """
+    prompt: str | list[str] | CreateCompletionRequestPromptIntegerArray | CreateCompletionRequestPromptIntegerArrayArray | None
+    """
+    The prompt(s) to generate completions for, encoded as a string, array of strings, array of tokens, or array of token arrays. `<|endoftext|>` is the document separator the model sees during training, so without a prompt the model generates as if from the beginning of a new document.
+    """
+    best_of: Annotated[int | None, Field(ge=1, le=20)] = None
+    """
+    Generates `best_of` completions server-side and returns the "best" (the one with the highest log probability per token). Results cannot be streamed. When used with `n`, `best_of` controls the number of candidate completions and `n` specifies how many to return – `best_of` must be greater than or equal to `n`. Defaults to `n` (1).
+    """
+    echo: bool | None = False
+    """
+    Echo back the prompt in addition to the completion.
+    """
+    frequency_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = 0
+    """
+    Number between -2.0 and 2.0. Positive values penalize new tokens based on their existing frequency in the text so far, decreasing the model's likelihood to repeat the same line verbatim.
+    """
+    logit_bias: dict[str, LogitBiasAdditionalProperty] | None = None
+    """
+    Modify the likelihood of specified tokens appearing in the completion. Maps token ids (as decimal strings, e.g. {"50256": -100}) to a bias value from -100 to 100 that is added to the model's logits before sampling. Values between -1 and 1 should decrease or increase likelihood of selection; values like -100 or 100 should result in a ban or exclusive selection of the relevant token.
+    """
+    logprobs: Annotated[int | None, Field(ge=0, le=5)] = None
+    """
+    Include the log probabilities on the `logprobs` most likely output tokens, as well the chosen tokens. The API will always return the logprob of the sampled token, so there may be up to `logprobs+1` elements in the response. The maximum value is 5.
+    """
+    max_tokens: Annotated[int | None, Field(examples=[16], ge=0)] = 16
+    """
+    The maximum number of tokens that can be generated in the completion. The token count of your prompt plus `max_tokens` cannot exceed the model's context length.
+    """
+    n: Annotated[int | None, Field(examples=[1], ge=1, le=128)] = 1
+    """
+    How many completions to generate for each prompt. Because this parameter generates many completions, it can quickly consume your token quota.
+    """
+    presence_penalty: Annotated[float | None, Field(ge=-2.0, le=2.0)] = 0
+    """
+    Number between -2.0 and 2.0. Positive values penalize new tokens based on whether they appear in the text so far, increasing the model's likelihood to talk about new topics.
+    """
+    seed: int | None = None
+    """
+    If specified, the system will make a best effort to sample deterministically, such that repeated requests with the same `seed` and parameters should return the same result.
+    """
+    stop: str | StopConfigurationStringArray | None = None
+    """
+    Up to 4 sequences where the API will stop generating further tokens. The returned text will not contain the stop sequence.
+    """
+    stream: bool | None = False
+    """
+    Whether to stream back partial progress. If set, tokens will be sent as data-only server-sent events as they become available, with the stream terminated by a `data: [DONE]` message.
+    """
+    stream_options: ChatCompletionStreamOptions | None = None
+    suffix: Annotated[str | None, Field(examples=['test.'])] = None
+    """
+    The suffix that comes after a completion of inserted text. This parameter is only supported for `gpt-3.5-turbo-instruct`.
+    """
+    temperature: Annotated[float | None, Field(examples=[1], ge=0.0, le=2.0)] = 1
+    """
+    What sampling temperature to use, between 0 and 2. Higher values like 0.8 will make the output more random, while lower values like 0.2 will make it more focused and deterministic. We generally recommend altering this or `top_p` but not both.
+    """
+    top_p: Annotated[float | None, Field(examples=[1], ge=0.0, le=1.0)] = 1
+    """
+    An alternative to sampling with temperature, called nucleus sampling, where the model considers the results of the tokens with top_p probability mass. So 0.1 means only the tokens comprising the top 10% probability mass are considered.
+    """
+    user: Annotated[str | None, Field(examples=['user-1234'])] = None
+    """
+    A unique identifier representing your end-user, which can help OpenAI to monitor and detect abuse.
+    """
+
+
+class CreateCompletionResponse(ApiModel):
+    """
+    Represents a completion response from the API. Note: both the streamed and non-streamed response objects share the same shape (unlike the chat endpoint).
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    """
+    A unique identifier for the completion.
+    """
+    choices: list[CreateCompletionResponseChoicesItem]
+    """
+    The list of completion choices the model generated for the input prompt.
+    """
+    created: int
+    """
+    The Unix timestamp (in seconds) of when the completion was created.
+    """
+    model: str
+    """
+    The model used for completion.
+    """
+    system_fingerprint: str | None = None
+    """
+    This fingerprint represents the backend configuration that the model runs with.
+    """
+    object: Literal['text_completion'] | str
+    """
+    The object type, which is always "text_completion"
+    """
+    usage: CompletionUsage | None = None
+
+
+class ChatCompletionRequestMessageContentPartImage(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['image_url']
+    image_url: ChatCompletionRequestMessageContentPartImageImageUrl
+
+
+class ChatCompletionRequestSystemMessage(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    role: Literal['system']
+    """
+    The role of the messages author, in this case `system`.
+    """
+    content: str | ChatCompletionRequestSystemMessageContentArray
+    """
+    The contents of the system message.
+    """
+    name: str | None = None
+    """
+    An optional name for the participant.
+    """
+
+
+class ChatCompletionRequestToolMessage(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    role: Literal['tool']
+    """
+    The role of the messages author, in this case `tool`.
+    """
+    content: str | ChatCompletionRequestToolMessageContentArray
+    tool_call_id: str
+    """
+    Tool call that this message is responding to.
+    """
+
+
+class ChatCompletionNamedToolChoice(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['function']
+    function: ChatCompletionNamedToolChoiceFunction
+
+
+class ChatCompletionMessageToolCall(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    type: Literal['function'] | str
+    function: ChatCompletionMessageToolCallFunction
+
+
+class ChatCompletionMessageToolCallChunk(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    index: int
+    id: str | None = None
+    type: Literal['function'] | str | None = None
+    function: ChatCompletionMessageToolCallChunkFunction | None = None
+
+
+class ResponseFormatJsonSchema(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['json_schema']
+    json_schema: ResponseFormatJsonSchemaJsonSchema
+
+
+class PredictionContent(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['content']
+    content: str | PredictionContentContentArray
+    """
+    The content that should be matched when generating a model response.
+    """
+
+
+class ChatCompletionResponseMessage(ApiModel):
+    """
+    A chat completion message generated by the model.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    content: str | None
+    """
+    The contents of the message.
+    """
+    refusal: str | None
+    """
+    The refusal message generated by the model.
+    """
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
+    """
+    The tool calls generated by the model, such as function calls.
+    """
+    role: Literal['assistant'] | str
+    """
+    The role of the author of this message.
+    """
+    audio: ChatCompletionResponseMessageAudio | None = None
+    """
+    If the audio output modality is requested, data about the audio response from the model.
+    """
+    function_call: Annotated[ChatCompletionResponseMessageFunctionCall | None, Field(deprecated=True)] = None
+
+
+class ChatCompletionStreamResponseDelta(ApiModel):
+    """
+    A chat completion delta generated by streamed model responses.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    content: str | None = None
+    """
+    The contents of the chunk message.
+    """
+    function_call: Annotated[ChatCompletionStreamResponseDeltaFunctionCall | None, Field(deprecated=True)] = None
+    tool_calls: list[ChatCompletionMessageToolCallChunk] | None = None
+    role: Literal['system', 'user', 'assistant', 'tool'] | str | None = None
+    refusal: str | None = None
+
+
+class CreateEmbeddingRequest(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    input: str | CreateEmbeddingRequestInputStringArray | CreateEmbeddingRequestInputIntegerArray | CreateEmbeddingRequestInputIntegerArrayArray
+    """
+    Input text to embed, encoded as a string or array of tokens. To embed multiple inputs in a single request, pass an array of strings or array of token arrays. Each input must not exceed the max input tokens for the model (8192 tokens).
+    """
+    model: str | Literal['text-embedding-ada-002', 'text-embedding-3-small', 'text-embedding-3-large']
+    """
+    ID of the model to use.
+    """
+    encoding_format: Literal['float', 'base64'] | None = 'float'
+    """
+    The format to return the embeddings in.
+    """
+    dimensions: Annotated[int | None, Field(ge=1)] = None
+    """
+    The number of dimensions the output embeddings should have (text-embedding-3 and later).
+    """
+    user: str | None = None
+    """
+    A unique identifier representing your end-user.
+    """
+
+
+class CreateEmbeddingResponse(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data: list[Embedding]
+    model: str
+    object: Literal['list'] | str
+    usage: CreateEmbeddingResponseUsage
+
+
+class CreateModerationResponse(ApiModel):
+    """
+    Represents if a given text input is potentially harmful.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    model: str
+    results: list[CreateModerationResponseResultsItem]
+
+
+class FineTune(ApiModel):
+    """
+    The `FineTune` object represents a legacy fine-tune job that has been created through the API.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    created_at: int
+    events: list[FineTuneEvent] | None = None
+    fine_tuned_model: str | None
+    hyperparams: FineTuneHyperparams
+    model: str
+    object: Literal['fine-tune'] | str
+    organization_id: str
+    result_files: list[OpenAIFile]
+    status: str
+    """
+    The current status: `pending`, `running`, `succeeded`, `failed` or `cancelled`.
+    """
+    training_files: list[OpenAIFile]
+    updated_at: int
+    validation_files: list[OpenAIFile]
+
+
+class ListFineTunesResponse(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data: list[FineTune]
+    object: Literal['list'] | str
+
+
+class CreateEditResponse(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    choices: list[CreateEditResponseChoicesItem]
+    object: Literal['edit'] | str
+    created: int
+    usage: CompletionUsage
+
+
+class CreateThreadRequest(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    messages: list[CreateMessageRequest] | None = None
+    """
+    A list of messages to start the thread with.
+    """
+    metadata: Metadata | None = None
+
+
+class MessageContentTextAnnotationsFileCitationObject(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    type: Literal['file_citation'] | str
+    text: str
+    file_citation: MessageContentTextAnnotationsFileCitationObjectFileCitation
+    start_index: Annotated[int, Field(ge=0)]
+    end_index: Annotated[int, Field(ge=0)]
+
+
+class MessageContentTextAnnotationsFilePathObject(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    type: Literal['file_path'] | str
+    text: str
+    file_path: MessageContentTextAnnotationsFilePathObjectFilePath
+    start_index: Annotated[int, Field(ge=0)]
+    end_index: Annotated[int, Field(ge=0)]
+
+
+class MessageContentImageFileObject(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    type: Literal['image_file'] | str
+    image_file: MessageContentImageFileObjectImageFile
+
+
+class ProjectApiKey(ApiModel):
+    """
+    Represents an individual API key in a project.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    object: Literal['organization.project.api_key'] | str
+    redacted_value: str
+    name: str
+    created_at: int
+    id: str
+    owner: ProjectApiKeyOwner
+
+
+class ProjectApiKeyListResponse(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    object: Literal['list'] | str
+    data: list[ProjectApiKey]
+    first_id: str
+    last_id: str
+    has_more: bool
+
+
 class CostsResult(ApiModel):
     model_config = ConfigDict(
         extra='allow',
     )
     object: Literal['organization.costs.result']
-    amount: Amount | None = None
+    amount: CostsResultAmount | None = None
     line_item: str | None = None
     project_id: str | None = None
-
-
-class Result1(RootModel[UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | CostsResult]):
-    root: Annotated[UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | CostsResult, Field(discriminator='object')]
 
 
 class UsageTimeBucket(ApiModel):
@@ -2861,7 +2408,7 @@ class UsageTimeBucket(ApiModel):
     object: Literal['bucket'] | str
     start_time: int
     end_time: int
-    result: list[Result1]
+    result: list[Annotated[UsageCompletionsResult | UsageEmbeddingsResult | UsageModerationsResult | UsageImagesResult | UsageAudioSpeechesResult | UsageAudioTranscriptionsResult | UsageVectorStoresResult | UsageCodeInterpreterSessionsResult | CostsResult, Field(discriminator='object')]]
 
 
 class UsageResponse(ApiModel):
@@ -2874,6 +2421,118 @@ class UsageResponse(ApiModel):
     next_page: str | None
 
 
+class ChatCompletionRequestUserMessageContentValueArray(RootModel[list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage]]):
+    root: Annotated[list[ChatCompletionRequestMessageContentPartText | ChatCompletionRequestMessageContentPartImage], Field(min_length=1)]
+
+
+class CreateChatCompletionResponseChoicesItem(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    finish_reason: Literal['stop', 'length', 'tool_calls', 'content_filter', 'function_call'] | str
+    """
+    `stop` if the model hit a natural stop point or a provided stop sequence, `length` if the maximum number of tokens was reached, `content_filter` if content was omitted, `tool_calls` if the model called a tool.
+    """
+    index: int
+    message: ChatCompletionResponseMessage
+    logprobs: ChatCompletionChoiceLogprobs | None
+
+
+class CreateChatCompletionStreamResponseChoicesItem(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    delta: ChatCompletionStreamResponseDelta
+    logprobs: ChatCompletionChoiceLogprobs | None = None
+    finish_reason: Literal['stop', 'length', 'tool_calls', 'content_filter', 'function_call'] | str | None
+    index: int
+
+
+class BatchErrors(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    object: str | None = None
+    """
+    The object type, which is always `list`.
+    """
+    data: list[BatchErrorsDataItem] | None = None
+
+
+class CreateFineTuningJobRequestHyperparameters(ApiModel):
+    """
+    The hyperparameters used for the fine-tuning job.
+    """
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    batch_size: Annotated[Literal['auto'] | CreateFineTuningJobRequestHyperparametersBatchSizeInteger | None, Field(validate_default=True)] = 'auto'
+    """
+    Number of examples in each batch.
+    """
+    learning_rate_multiplier: Annotated[Literal['auto'] | CreateFineTuningJobRequestHyperparametersLearningRateMultiplierNumber | None, Field(validate_default=True)] = 'auto'
+    """
+    Scaling factor for the learning rate.
+    """
+    n_epochs: Annotated[Literal['auto'] | CreateFineTuningJobRequestHyperparametersNEpochsInteger | None, Field(validate_default=True)] = 'auto'
+    """
+    The number of epochs to train the model for.
+    """
+
+
+class CreateFineTuningJobRequestIntegrationsItem(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    type: Literal['wandb']
+    wandb: CreateFineTuningJobRequestIntegrationsItemWandb
+
+
+class FineTuningJobHyperparameters(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    n_epochs: Literal['auto'] | str | FineTuningJobHyperparametersNEpochsInteger | None = None
+    batch_size: Literal['auto'] | str | FineTuningJobHyperparametersBatchSizeInteger | None = None
+    learning_rate_multiplier: Literal['auto'] | str | FineTuningJobHyperparametersLearningRateMultiplierNumber | None = None
+
+
+class MessageContentTextObjectText(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    value: str
+    annotations: list[MessageContentTextAnnotationsFileCitationObject | MessageContentTextAnnotationsFilePathObject]
+
+
+class AuditLogActorApiKey(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str | None = None
+    type: Literal['user', 'service_account'] | str | None = None
+    user: AuditLogActorUser | None = None
+    service_account: AuditLogActorApiKeyServiceAccount | None = None
+
+
+class ChatCompletionRequestUserMessage(ApiModel):
+    model_config = ConfigDict(
+        extra='forbid',
+    )
+    role: Literal['user']
+    """
+    The role of the messages author, in this case `user`.
+    """
+    content: str | ChatCompletionRequestUserMessageContentValueArray
+    """
+    The contents of the user message.
+    """
+    name: str | None = None
+    """
+    An optional name for the participant.
+    """
+
+
 class ChatCompletionRequestAssistantMessage(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
@@ -2882,7 +2541,7 @@ class ChatCompletionRequestAssistantMessage(ApiModel):
     """
     The role of the messages author, in this case `assistant`.
     """
-    content: str | Content2 | None = None
+    content: str | ChatCompletionRequestAssistantMessageContentValueArray | None = None
     """
     The contents of the assistant message. Required unless `tool_calls` or `function_call` is specified.
     """
@@ -2894,22 +2553,18 @@ class ChatCompletionRequestAssistantMessage(ApiModel):
     """
     An optional name for the participant.
     """
-    tool_calls: ChatCompletionMessageToolCalls | None = None
-    function_call: Annotated[FunctionCall | None, Field(deprecated=True)] = None
-
-
-class ChatCompletionRequestMessage(RootModel[ChatCompletionRequestSystemMessage | ChatCompletionRequestUserMessage | ChatCompletionRequestAssistantMessage | ChatCompletionRequestToolMessage | ChatCompletionRequestFunctionMessage]):
-    root: Annotated[ChatCompletionRequestSystemMessage | ChatCompletionRequestUserMessage | ChatCompletionRequestAssistantMessage | ChatCompletionRequestToolMessage | ChatCompletionRequestFunctionMessage, Field(discriminator='role')]
+    tool_calls: list[ChatCompletionMessageToolCall] | None = None
     """
-    One message of the conversation; `role` tells which kind.
+    The tool calls generated by the model, such as function calls.
     """
+    function_call: Annotated[ChatCompletionRequestAssistantMessageFunctionCall | None, Field(deprecated=True)] = None
 
 
 class CreateChatCompletionRequest(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    messages: Annotated[list[ChatCompletionRequestMessage], Field(min_length=1)]
+    messages: Annotated[list[Annotated[ChatCompletionRequestSystemMessage | ChatCompletionRequestUserMessage | ChatCompletionRequestAssistantMessage | ChatCompletionRequestToolMessage | ChatCompletionRequestFunctionMessage, Field(discriminator='role')]], Field(min_length=1)]
     """
     A list of messages comprising the conversation so far.
     """
@@ -2933,7 +2588,10 @@ class CreateChatCompletionRequest(ApiModel):
     """
     Number between -2.0 and 2.0. Positive values penalize new tokens based on their existing frequency in the text so far.
     """
-    logit_bias: LogitBias | None = None
+    logit_bias: dict[str, LogitBiasAdditionalProperty] | None = None
+    """
+    Modify the likelihood of specified tokens appearing in the completion. Maps token ids (as decimal strings, e.g. {"50256": -100}) to a bias value from -100 to 100 that is added to the model's logits before sampling. Values between -1 and 1 should decrease or increase likelihood of selection; values like -100 or 100 should result in a ban or exclusive selection of the relevant token.
+    """
     logprobs: bool | None = False
     """
     Whether to return log probabilities of the output tokens or not. If true, returns the log probabilities of each output token returned in the `content` of `message`.
@@ -2962,7 +2620,7 @@ class CreateChatCompletionRequest(ApiModel):
     """
     Configuration for a Predicted Output (content known in advance, such as a file being regenerated).
     """
-    audio: Audio | None = None
+    audio: CreateChatCompletionRequestAudio | None = None
     """
     Parameters for audio output. Required when audio output is requested with `modalities: ["audio"]`.
     """
@@ -2979,7 +2637,10 @@ class CreateChatCompletionRequest(ApiModel):
     If specified, the system will make a best effort to sample deterministically; repeated requests with the same `seed` and parameters should return the same result.
     """
     service_tier: Literal['auto', 'default'] | None = 'auto'
-    stop: StopConfiguration | None = None
+    stop: str | StopConfigurationStringArray | None = None
+    """
+    Up to 4 sequences where the API will stop generating further tokens. The returned text will not contain the stop sequence.
+    """
     stream: bool | None = False
     """
     If set, partial message deltas will be sent, like in ChatGPT. Tokens will be sent as data-only server-sent events as they become available, with the stream terminated by a `data: [DONE]` message.
@@ -2997,7 +2658,10 @@ class CreateChatCompletionRequest(ApiModel):
     """
     A list of tools the model may call. Currently, only functions are supported.
     """
-    tool_choice: ChatCompletionToolChoiceOption | None = None
+    tool_choice: Literal['none', 'auto', 'required'] | ChatCompletionNamedToolChoice | None = None
+    """
+    Controls which (if any) tool is called by the model. `none`, `auto`, `required`, or a named tool. `none` is the default when no tools are present, `auto` when tools are.
+    """
     parallel_tool_calls: bool | None = True
     """
     Whether to enable parallel function calling during tool use.
@@ -3006,7 +2670,7 @@ class CreateChatCompletionRequest(ApiModel):
     """
     A unique identifier representing your end-user.
     """
-    function_call: Annotated[Literal['none', 'auto'] | FunctionCall1 | None, Field(deprecated=True)] = None
+    function_call: Annotated[Literal['none', 'auto'] | CreateChatCompletionRequestFunctionCallObject | None, Field(deprecated=True)] = None
     """
     Deprecated in favor of `tool_choice`.
     """
@@ -3016,12 +2680,264 @@ class CreateChatCompletionRequest(ApiModel):
     """
 
 
-class CreateThreadRequest(ApiModel):
+class CreateChatCompletionResponse(ApiModel):
+    """
+    Represents a chat completion response returned by model, based on the provided input.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    """
+    A unique identifier for the chat completion.
+    """
+    choices: list[CreateChatCompletionResponseChoicesItem]
+    """
+    A list of chat completion choices. Can be more than one if `n` is greater than 1.
+    """
+    created: int
+    """
+    The Unix timestamp (in seconds) of when the chat completion was created.
+    """
+    model: str
+    """
+    The model used for the chat completion.
+    """
+    service_tier: Literal['scale', 'default'] | str | None = None
+    system_fingerprint: str | None = None
+    object: Literal['chat.completion'] | str
+    usage: CompletionUsage | None = None
+
+
+class CreateChatCompletionStreamResponse(ApiModel):
+    """
+    Represents a streamed chunk of a chat completion response returned by model, based on the provided input.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    """
+    A unique identifier for the chat completion. Each chunk has the same ID.
+    """
+    choices: list[CreateChatCompletionStreamResponseChoicesItem]
+    """
+    A list of chat completion choices. Can contain more than one element if `n` is greater than 1. Empty for the last chunk when `stream_options.include_usage` is set.
+    """
+    created: int
+    """
+    The Unix timestamp (in seconds) of when the chat completion was created. Each chunk has the same timestamp.
+    """
+    model: str
+    service_tier: Literal['scale', 'default'] | str | None = None
+    system_fingerprint: str | None = None
+    object: Literal['chat.completion.chunk'] | str
+    usage: CompletionUsage | None = None
+    """
+    Present (non-null) only on the extra last chunk when `stream_options.include_usage` is true; null on every other chunk.
+    """
+
+
+class Batch(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    object: Literal['batch'] | str
+    endpoint: str
+    """
+    The OpenAI API endpoint used by the batch.
+    """
+    errors: BatchErrors | None = None
+    input_file_id: str
+    completion_window: str
+    status: Literal['validating', 'failed', 'in_progress', 'finalizing', 'completed', 'expired', 'cancelling', 'cancelled'] | str
+    output_file_id: str | None = None
+    error_file_id: str | None = None
+    created_at: int
+    in_progress_at: int | None = None
+    expires_at: int | None = None
+    finalizing_at: int | None = None
+    completed_at: int | None = None
+    failed_at: int | None = None
+    expired_at: int | None = None
+    cancelling_at: int | None = None
+    cancelled_at: int | None = None
+    request_counts: BatchRequestCounts | None = None
+    metadata: dict[str, str] | None = None
+
+
+class ListBatchesResponse(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data: list[Batch]
+    first_id: str | None = None
+    last_id: str | None = None
+    has_more: bool
+    object: Literal['list'] | str
+
+
+class CreateFineTuningJobRequest(ApiModel):
     model_config = ConfigDict(
         extra='forbid',
     )
-    messages: list[CreateMessageRequest] | None = None
+    model: str | Literal['babbage-002', 'davinci-002', 'gpt-3.5-turbo', 'gpt-4o-mini']
     """
-    A list of messages to start the thread with.
+    The name of the model to fine-tune.
     """
-    metadata: Metadata | None = None
+    training_file: str
+    """
+    The ID of an uploaded file that contains training data (a JSONL file uploaded with the purpose `fine-tune`).
+    """
+    hyperparameters: CreateFineTuningJobRequestHyperparameters | None = None
+    """
+    The hyperparameters used for the fine-tuning job.
+    """
+    suffix: Annotated[str | None, Field(max_length=64, min_length=1)] = None
+    """
+    A string of up to 64 characters that will be added to your fine-tuned model name.
+    """
+    validation_file: str | None = None
+    """
+    The ID of an uploaded file that contains validation data.
+    """
+    integrations: list[CreateFineTuningJobRequestIntegrationsItem] | None = None
+    """
+    A list of integrations to enable for your fine-tuning job.
+    """
+    seed: Annotated[int | None, Field(ge=0, le=2147483647)] = None
+    """
+    The seed controls the reproducibility of the job.
+    """
+
+
+class FineTuningJob(ApiModel):
+    """
+    The `fine_tuning.job` object represents a fine-tuning job that has been created through the API.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    created_at: int
+    error: FineTuningJobError | None
+    fine_tuned_model: str | None
+    finished_at: int | None
+    hyperparameters: FineTuningJobHyperparameters
+    model: str
+    object: Literal['fine_tuning.job'] | str
+    organization_id: str
+    result_files: list[str]
+    status: Literal['validating_files', 'queued', 'running', 'succeeded', 'failed', 'cancelled'] | str
+    trained_tokens: int | None
+    training_file: str
+    validation_file: str | None
+    integrations: Annotated[list[dict[str, Any]] | None, Field(max_length=5)] = None
+    seed: int
+    estimated_finish: int | None = None
+
+
+class ListPaginatedFineTuningJobsResponse(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    data: list[FineTuningJob]
+    has_more: bool
+    object: Literal['list'] | str
+
+
+class MessageContentTextObject(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    type: Literal['text'] | str
+    text: MessageContentTextObjectText
+
+
+class MessageObject(ApiModel):
+    """
+    Represents a message within a thread.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    object: Literal['thread.message'] | str
+    created_at: int
+    thread_id: str
+    status: Literal['in_progress', 'incomplete', 'completed'] | str | None = None
+    role: Literal['user', 'assistant'] | str
+    content: list[MessageContentImageFileObject | MessageContentTextObject]
+    assistant_id: str | None
+    run_id: str | None
+    file_ids: Annotated[list[str], Field(max_length=10)]
+    metadata: Metadata | None
+
+
+class ListMessagesResponse(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    object: Literal['list'] | str
+    data: list[MessageObject]
+    first_id: str | None
+    last_id: str | None
+    has_more: bool
+
+
+class AuditLogActor(ApiModel):
+    """
+    The actor who performed the audit logged action.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    type: Literal['session', 'api_key'] | str | None = None
+    session: AuditLogActorSession | None = None
+    api_key: AuditLogActorApiKey | None = None
+
+
+class AuditLog(ApiModel):
+    """
+    A log of a user action or configuration change within this organization.
+    """
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    id: str
+    type: str | Literal['api_key.created', 'api_key.updated', 'api_key.deleted', 'invite.sent', 'invite.accepted', 'invite.deleted', 'login.succeeded', 'login.failed', 'logout.succeeded', 'logout.failed', 'organization.updated', 'project.created', 'project.updated', 'project.archived', 'service_account.created', 'service_account.updated', 'service_account.deleted', 'rate_limit.updated', 'rate_limit.deleted', 'user.added', 'user.updated', 'user.deleted']
+    effective_at: int
+    project: AuditLogProject | None = None
+    actor: AuditLogActor
+    api_key_created: Annotated[AuditLogTarget | None, Field(alias='api_key.created')] = None
+    api_key_updated: Annotated[AuditLogTarget | None, Field(alias='api_key.updated')] = None
+    api_key_deleted: Annotated[AuditLogTarget | None, Field(alias='api_key.deleted')] = None
+    invite_sent: Annotated[AuditLogTarget | None, Field(alias='invite.sent')] = None
+    invite_accepted: Annotated[AuditLogTarget | None, Field(alias='invite.accepted')] = None
+    invite_deleted: Annotated[AuditLogTarget | None, Field(alias='invite.deleted')] = None
+    login_failed: Annotated[AuditLogTarget | None, Field(alias='login.failed')] = None
+    logout_failed: Annotated[AuditLogTarget | None, Field(alias='logout.failed')] = None
+    organization_updated: Annotated[AuditLogTarget | None, Field(alias='organization.updated')] = None
+    project_created: Annotated[AuditLogTarget | None, Field(alias='project.created')] = None
+    project_updated: Annotated[AuditLogTarget | None, Field(alias='project.updated')] = None
+    project_archived: Annotated[AuditLogTarget | None, Field(alias='project.archived')] = None
+    rate_limit_updated: Annotated[AuditLogTarget | None, Field(alias='rate_limit.updated')] = None
+    rate_limit_deleted: Annotated[AuditLogTarget | None, Field(alias='rate_limit.deleted')] = None
+    service_account_created: Annotated[AuditLogTarget | None, Field(alias='service_account.created')] = None
+    service_account_updated: Annotated[AuditLogTarget | None, Field(alias='service_account.updated')] = None
+    service_account_deleted: Annotated[AuditLogTarget | None, Field(alias='service_account.deleted')] = None
+    user_added: Annotated[AuditLogTarget | None, Field(alias='user.added')] = None
+    user_updated: Annotated[AuditLogTarget | None, Field(alias='user.updated')] = None
+    user_deleted: Annotated[AuditLogTarget | None, Field(alias='user.deleted')] = None
+
+
+class ListAuditLogsResponse(ApiModel):
+    model_config = ConfigDict(
+        extra='allow',
+    )
+    object: Literal['list'] | str
+    data: list[AuditLog]
+    first_id: str
+    last_id: str
+    has_more: bool

@@ -120,7 +120,7 @@ def test_codegen_own_checks_report_pointers(tmp_path: Path) -> None:
     doc = yaml.safe_load(SPEC.read_text())
     body = doc["paths"]["/files"]["post"]["requestBody"]
     body["content"] = {"application/xml": body["content"]["multipart/form-data"]}
-    result = _run_cli("--spec", str(_write_spec(tmp_path, doc)), "--out", str(tmp_path / "out"))
+    result = _run_cli("--spec", str(_write_spec(tmp_path, doc)), "--out", str(tmp_path / "out"), "--strict")
     assert result.returncode == 2
     assert "/paths/~1files/post/requestBody/content" in result.stderr
     assert "Traceback" not in result.stderr

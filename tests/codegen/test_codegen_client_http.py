@@ -138,7 +138,7 @@ def test_status_errors_map_to_classes_and_only_retryable_ones_retry(
     assert isinstance(info.value, OpenAIError)
     assert info.value.status_code == status
     assert (info.value.param, info.value.code) == ("temperature", "invalid_value")
-    assert info.value.body == _error("bad temperature", param="temperature", code="invalid_value")
+    assert info.value.body == _error("bad temperature", param="temperature", code="invalid_value")["error"]
     assert len(server.requests) == (2 if retried else 1)
 
 
@@ -282,3 +282,33 @@ def test_multipart_and_other_endpoints_refuse_out_of_range_arguments(client: Ope
             call()
         assert info.value.param == param
     assert server.requests == []
+
+
+def test_default_headers_default_query_and_an_injected_session(server: ScriptedServer) -> None:
+    import requests
+
+    session = requests.Session()
+    session.headers["X-From-Session"] = "yes"
+    server.add("GET", "/v1/models/m1", Reply(json=MODEL))
+    client = OpenAI(api_key=API_KEY, base_url=server.url, http_client=session,
+                    default_headers={"X-Default": "d", "X-Keep": "k"}, default_query={"dq": True, "gone": None})
+    assert client.http_client is session
+    client.models.retrieve("m1", extra_query={"eq": "1"})
+    merged = client.with_options(default_headers={"X-Default": "override"}, default_query={"more": 2})
+    merged.models.retrieve("m1")
+    replaced = client.with_options(set_default_headers={"X-Only": "o"}, set_default_query={})
+    replaced.models.retrieve("m1")
+    client.close()  # an injected session is the caller's to close
+    client.models.retrieve("m1")
+    first, second, third, _ = server.requests
+    assert (first.headers["x-from-session"], first.headers["x-default"]) == ("yes", "d")
+    assert first.query == {"dq": ["true"], "eq": ["1"]}
+    assert (second.headers["x-default"], second.headers["x-keep"]) == ("override", "k")
+    assert second.query == {"dq": ["true"], "more": ["2"]}
+    assert third.headers["x-only"] == "o" and "x-default" not in third.headers and third.query == {}
+    assert merged.http_client is session and client.default_headers["X-Default"] == "d"
+    with pytest.raises(InvalidRequestParameterError) as info:
+        OpenAI(api_key=API_KEY, http_client=object())  # type: ignore[arg-type]
+    assert info.value.param == "http_client"
+    with pytest.raises(TypeError, match="unknown client option"):
+        client.with_options(max_retry=1)

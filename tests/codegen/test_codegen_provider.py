@@ -7,14 +7,15 @@ the reference provider is deterministic, so both clients must print the same thi
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from contextlib import redirect_stdout
 from typing import Any
 
 import pytest
 
+from tests.codegen.conftest import REFERENCE_KEY
+
 SNIPPET = '''
-client = OpenAI(api_key="sk-snippet", base_url=BASE_URL, max_retries=0)
+client = OpenAI(api_key=API_KEY, base_url=BASE_URL, max_retries=0)
 
 completion = client.completions.create(model="tiny", prompt="Once upon a time", max_tokens=8,
                                        temperature=0.7, seed=7, n=2)
@@ -38,15 +39,8 @@ for model in client.models.list():
 '''
 
 
-@pytest.fixture(scope="module")
-def base_url() -> Iterator[str]:
-    server = pytest.importorskip("provider.app")
-    with server.run_in_thread("tiny") as url:
-        yield url
-
-
 def _run(module: str, base_url: str) -> str:
-    namespace: dict[str, Any] = {"BASE_URL": base_url}
+    namespace: dict[str, Any] = {"BASE_URL": base_url, "API_KEY": REFERENCE_KEY}
     exec(f"from {module} import OpenAI", namespace)  # the only line that differs
     out = io.StringIO()
     with redirect_stdout(out):
@@ -54,9 +48,9 @@ def _run(module: str, base_url: str) -> str:
     return out.getvalue()
 
 
-def test_openai_python_snippet_runs_unchanged_against_the_reference_provider(base_url: str) -> None:
-    ours = _run("generated", base_url)
-    theirs = _run("openai", base_url)
+def test_openai_python_snippet_runs_unchanged_against_the_reference_provider(reference_url: str) -> None:
+    ours = _run("generated", reference_url)
+    theirs = _run("openai", reference_url)
     assert ours == theirs
     lines = ours.splitlines()
     assert [ln.split()[0] for ln in lines[:2]] == ["completion", "completion"]
@@ -64,10 +58,10 @@ def test_openai_python_snippet_runs_unchanged_against_the_reference_provider(bas
     assert any(ln.startswith("model tiny") for ln in lines)
 
 
-def test_reference_provider_errors_map_to_typed_errors(base_url: str) -> None:
+def test_reference_provider_errors_map_to_typed_errors(reference_url: str) -> None:
     from generated import BadRequestError, InvalidRequestParameterError, OpenAI
 
-    client = OpenAI(api_key="sk-x", base_url=base_url, max_retries=0)
+    client = OpenAI(api_key=REFERENCE_KEY, base_url=reference_url, max_retries=0)
     with pytest.raises(InvalidRequestParameterError) as refused:
         client.completions.create(model="tiny", prompt="x", temperature=3)
     assert refused.value.param == "temperature"

@@ -1,4 +1,3 @@
-{{ header }}
 """The errors this client raises.
 
 Hierarchy (as openai-python): ``OpenAIError`` > ``APIError`` > ``APIStatusError`` (one subclass
@@ -68,10 +67,12 @@ class APIStatusError(APIError):
     """The API answered with a 4xx or 5xx status."""
 
     def __init__(self, message: str, *, status_code: int, body: Any = None, type: str | None = None,
-                 param: str | None = None, code: str | None = None, request_id: str | None = None) -> None:
+                 param: str | None = None, code: str | None = None, request_id: str | None = None,
+                 response: Any = None) -> None:
         super().__init__(message, body=body, type=type, param=param, code=code)
         self.status_code = status_code
         self.request_id = request_id
+        self.response = response  # the HTTP response (requests.Response or httpx.Response), body read
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status_code={self.status_code}, message={self.message!r})"
@@ -140,8 +141,13 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) else None if value is None else str(value)
 
 
-def status_error(status_code: int, body: Any, headers: Mapping[str, str], secret: str | None) -> APIStatusError:
-    """The ``APIStatusError`` subclass for ``status_code`` with the fields of an OpenAI error body."""
+def status_error(status_code: int, body: Any, headers: Mapping[str, str], secret: str | None,
+                 response: Any = None) -> APIStatusError:
+    """The ``APIStatusError`` subclass for ``status_code`` with the fields of an OpenAI error body.
+
+    As in openai-python, ``body`` is the body's ``error`` object when it has one, else the whole
+    (decoded) body; the message is ``Error code: <status> - <error message>``.
+    """
     body = redact(body, secret)
     err = body.get("error") if isinstance(body, Mapping) else None
     if isinstance(err, Mapping) and isinstance(err.get("message"), str):
@@ -152,6 +158,6 @@ def status_error(status_code: int, body: Any, headers: Mapping[str, str], secret
         message = f"Error code: {status_code}"
     info = err if isinstance(err, Mapping) else {}
     cls = _BY_STATUS.get(status_code, InternalServerError if status_code >= 500 else APIStatusError)
-    return cls(message, status_code=status_code, body=body, type=_text(info.get("type")),
+    return cls(message, status_code=status_code, body=err if err is not None else body, type=_text(info.get("type")),
                param=_text(info.get("param")), code=_text(info.get("code")),
-               request_id=headers.get("x-request-id"))
+               request_id=headers.get("x-request-id"), response=response)

@@ -1,4 +1,3 @@
-{{ header }}
 """Multipart uploads and binary responses.
 
 Rules: an upload may be a path (``str`` or ``os.PathLike``), ``bytes``, a binary file object, or a
@@ -112,3 +111,14 @@ class BinaryResponse:
 
     def __repr__(self) -> str:
         return f"BinaryResponse(status_code={self.status_code}, content_type={self.content_type!r}, bytes={len(self.content)})"
+
+
+def multipart_parts(fields: Mapping[str, Any], uploads: Mapping[str, Any]) -> list[tuple[str, tuple[Any, ...]]]:
+    """The multipart parts of a request: form fields as ``(name, (None, text))``, then uploads as
+    ``(name, (filename, bytes, mime type))`` (the ``files=`` form both ``requests`` and ``httpx`` take)."""
+    parts: list[tuple[str, tuple[Any, ...]]] = []
+    for name, value in fields.items():
+        parts.extend((field, (None, text)) for field, text in form_fields(name, value))
+    for name, value in uploads.items():
+        parts.append((name, read_upload(value, name)))
+    return parts

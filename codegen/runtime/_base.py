@@ -1,5 +1,4 @@
-{{ header }}
-"""Base class of every generated model, and the checker of the spec's ``x-oairef-rules``.
+"""Base class of every generated model, the checker of the spec's ``x-oairef-rules``, dump helpers.
 
 Rules (from the spec's interface notes):
 - a rule applies when its ``when`` condition holds (always, without ``when``) and then its
@@ -8,20 +7,25 @@ Rules (from the spec's interface notes):
 - a field that is absent or null takes its schema default; a field with no default makes ``when``
   false and ``require`` hold (vacuously), as does a comparison between values of unlike types;
 - ``keys_token_ids`` holds when every key of the object is a decimal string of a non-negative integer.
+
+The rules are data registered by the generated ``_rules`` module (``register_rules``), looked up by
+model class name. ``to_dict``/``to_json`` have openai-python's names and defaults: API (alias)
+names, only the fields that were set, ``mode="python"`` for ``to_dict`` and an indent of 2 for
+``to_json``.
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, RootModel, ValidationError, model_validator
 from pydantic_core import InitErrorDetails, PydanticCustomError
 
-from ._rules import RULES
-
+#: ``{model class name: {"rules": [...], "defaults": {...}}}``, filled by ``register_rules``
+RULES: dict[str, dict[str, Any]] = {}
 _ABSENT = object()
 _TOKEN_ID = re.compile(r"[0-9]+")
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
@@ -41,6 +45,38 @@ class ApiModel(BaseModel):
     """
 
     model_config = ConfigDict(populate_by_name=True, defer_build=True)
+
+    def to_dict(
+        self,
+        *,
+        mode: Literal["json", "python"] = "python",
+        use_api_names: bool = True,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        warnings: bool = True,
+    ) -> dict[str, object]:
+        """The model as a dictionary keyed by the API's names, holding only the fields that were set.
+
+        ``mode="json"`` gives JSON-compatible values only; ``use_api_names=False`` keys by attribute name.
+        """
+        return self.model_dump(mode=mode, by_alias=use_api_names, exclude_unset=exclude_unset,
+                               exclude_defaults=exclude_defaults, exclude_none=exclude_none, warnings=warnings)
+
+    def to_json(
+        self,
+        *,
+        indent: int | None = 2,
+        use_api_names: bool = True,
+        exclude_unset: bool = True,
+        exclude_defaults: bool = False,
+        exclude_none: bool = False,
+        warnings: bool = True,
+    ) -> str:
+        """The model as JSON as the API would send it (indented by ``indent``; ``None`` is compact)."""
+        return self.model_dump_json(indent=indent, by_alias=use_api_names, exclude_unset=exclude_unset,
+                                    exclude_defaults=exclude_defaults, exclude_none=exclude_none,
+                                    warnings=warnings)
 
     @model_validator(mode="wrap")
     @classmethod
@@ -86,7 +122,7 @@ def _holds(model: BaseModel, cond: dict[str, Any], defaults: dict[str, Any]) -> 
     if right is _ABSENT:
         return None
     if isinstance(left, bool) != isinstance(right, bool) and cond["op"] in ("eq", "ne"):
-        return cond["op"] == "ne"
+        return bool(cond["op"] == "ne")
     try:
         return bool(_COMPARE[cond["op"]](left, right))
     except TypeError:
@@ -108,3 +144,8 @@ def rule_errors(model: BaseModel, entry: dict[str, Any]) -> list[InitErrorDetail
                 input=_field_value(model, rule["param"]),
             ))
     return errors
+
+
+def register_rules(rules: Mapping[str, dict[str, Any]]) -> None:
+    """Make ``rules`` (by model class name) the rules ``ApiModel`` enforces on validation."""
+    RULES.update(rules)

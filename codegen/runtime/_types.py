@@ -1,5 +1,4 @@
-{{ header }}
-"""Small shared types: the "argument not given" sentinel, file inputs and operation descriptors."""
+"""Small shared types: the "argument not given" sentinel, file inputs, timeouts, operation descriptors."""
 
 from __future__ import annotations
 
@@ -33,20 +32,29 @@ NOT_GIVEN = NotGiven()
 FileContent = bytes | IO[bytes] | os.PathLike[str] | str
 #: An upload: content alone, or ``(filename, content)`` / ``(filename, content, mime type)``.
 FileInput = FileContent | tuple[str | None, FileContent] | tuple[str | None, FileContent, str | None]
+#: Seconds for the whole request, ``(connect, read)`` seconds, or ``None`` for no limit.
+Timeout = float | tuple[float, float] | None
 
 
 @dataclass(frozen=True)
 class OperationSpec:
-    """What the client needs to know about one operation of the spec."""
+    """What the client needs to know about one operation of the spec.
+
+    ``body_kind`` is ``json``, ``multipart``, ``raw`` (the ``content`` argument sent as is with
+    ``media_type``) or ``None``; ``response_kind`` is ``model``, ``dict``, ``union``, ``page``,
+    ``binary`` or ``none``.
+    """
 
     method: str
     path: str
     body_kind: str | None = None
+    media_type: str | None = None
     request_model: type[BaseModel] | None = None
     response_kind: str = "model"
     response_model: type[BaseModel] | None = None
     streams: bool = False
     stream_model: type[BaseModel] | None = None
+    stream_declared: bool = True  # False: chunks typed by the JSON response model, built leniently
     page_item_model: type[BaseModel] | None = None
     cursor_param: str | None = None
     cursor_field: str | None = None
