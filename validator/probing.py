@@ -30,7 +30,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from validator.context import Context, ProviderError, Skipped, StatTest
+from validator.ranges import bound
+from validator.rules import LOGPROBS_MODES
 from validator.stats import g_test, min_detectable_w
+
+RAW, PROCESSED = LOGPROBS_MODES
 
 #: Candidate prompts for a spread-out next-token distribution.
 SPREAD_PROMPTS = (
@@ -43,8 +47,9 @@ SPREAD_PROMPTS = (
     "1, 2, 3,",
     "a b c d",
 )
-MAX_N_PER_REQUEST = 128
-TOP_K = 5
+#: The most choices one request may ask for, and the most top logprobs completions report (the spec's ranges).
+MAX_N_PER_REQUEST = int(bound("completions", "n").maximum or 1)
+TOP_K = int(bound("completions", "logprobs").maximum or 1)
 
 
 def looks_special(token: str) -> bool:
@@ -156,14 +161,14 @@ class RepeatProbe:
     x_id: int
     bias: float
     step3: dict[str, float]
-    reported_mode: str  # "raw" or "processed": whether the baseline's reported values included the bias
+    reported_mode: str  # one of LOGPROBS_MODES: whether the baseline's reported values included the bias
 
     def predicted(self, shift_x: float) -> tuple[list[str], list[float]]:
         """Conditional prediction of token 3 over the reported tokens when x's logit moves by
         ``bias + shift_x`` (the bias added here only when the reported values are raw)."""
         tokens = [t for t in sorted(self.step3, key=lambda t: -self.step3[t]) if not looks_special(t)]
         logits = dict(self.step3)
-        logits[self.x] += shift_x + (self.bias if self.reported_mode == "raw" else 0.0)
+        logits[self.x] += shift_x + (self.bias if self.reported_mode == RAW else 0.0)
         return tokens, softmax_over(logits, tokens)
 
     def as_dict(self) -> dict[str, Any]:
@@ -207,12 +212,12 @@ def repeat_probe(ctx: Context) -> RepeatProbe:
         raise Skipped(f"logit_bias {{{x_id}: {bias0}}} did not make {x!r} repeat, or its logprob is not reported")
     # Was the bias in the reported values? Compare x against the runner-up with and without it.
     other = next((t for t in d.sorted_tokens()[1:] if t in step1), None)
-    mode = "raw"
+    mode = RAW
     if other is not None and x in step1:
         delta = (step1[x] - step1[other]) - (d.logprobs[x] - d.logprobs[other])
-        mode = "processed" if abs(delta - bias0) < 0.05 else "raw"
+        mode = PROCESSED if abs(delta - bias0) < 0.05 else RAW
     raw3 = dict(step3)
-    if mode == "processed":
+    if mode == PROCESSED:
         raw3[x] -= bias0
     rest = [v for t, v in raw3.items() if t != x and not looks_special(t)]
     if not rest:
@@ -225,10 +230,10 @@ def repeat_probe(ctx: Context) -> RepeatProbe:
             step3 = step3b
         else:
             bias = bias0
-    if mode == "processed":
+    if mode == PROCESSED:
         step3 = dict(step3)
         step3[x] -= bias
-    probe = RepeatProbe(d.prompt, x, x_id, bias, step3, "raw")  # step3 holds raw values in either mode
+    probe = RepeatProbe(d.prompt, x, x_id, bias, step3, RAW)  # step3 holds raw values in either mode
     ctx.cache["repeat_reported_mode"] = mode
     ctx.cache["repeat"] = probe
     return probe

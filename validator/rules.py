@@ -58,6 +58,8 @@ LOGPROBS = (
     "Contract: text_offset counts characters from the start of the prompt."
 )
 ECHO = '001, echo: "除了完成之外，还要回显提示。" (echo back the prompt in addition to the completion).'
+#: The reporting modes the contract names (SEMANTICS.md, "Reported log-probabilities"); the default first.
+LOGPROBS_MODES = ("raw", "processed")
 LOGPROBS_MODE = (
     "Docs are silent on whether logprobs reflect sampling parameters; contract (SEMANTICS.md, "
     '"Reported log-probabilities"): default mode raw = log_softmax of the unmodified model logits, '

@@ -8,6 +8,7 @@ from validator import rules
 from validator.checks.base import check
 from validator.client import Exchange
 from validator.context import FAIL, PASS, UNSUPPORTED, Context, Outcome
+from validator.ranges import companions, logit_bias_bound, max_stop_strings, numeric_bounds
 
 PROMPT = "Hello"
 MESSAGES = [{"role": "user", "content": "Hello"}]
@@ -65,35 +66,38 @@ def shape(ctx: Context) -> Outcome:
                    evidence=evidence, failures=failures)
 
 
-def _matrix() -> list[tuple[str, str, dict[str, Any], bool]]:
-    """(endpoint, param, extra fields, inside?) for every documented bound, just inside and just outside."""
-    rows: list[tuple[str, str, dict[str, Any], bool]] = []
-    common = {
-        "temperature": ([0, 2], [-0.01, 2.01]),
-        "top_p": ([0, 1], [-0.01, 1.01]),
-        "n": ([1, 128], [0, 129]),
-        "presence_penalty": ([-2, 2], [-2.01, 2.01]),
-        "frequency_penalty": ([-2, 2], [-2.01, 2.01]),
-    }
-    for ep in ("completions", "chat"):
-        for param, (inside, outside) in common.items():
-            rows += [(ep, param, {param: v}, True) for v in inside]
-            rows += [(ep, param, {param: v}, False) for v in outside]
-        rows += [(ep, "logit_bias", {"logit_bias": {"0": v}}, True) for v in (-100, 100)]
-        rows += [(ep, "logit_bias", {"logit_bias": {"0": v}}, False) for v in (-100.01, 100.01)]
-        rows.append((ep, "logit_bias", {"logit_bias": {"100000000": 1}}, False))
-        rows.append((ep, "stop", {"stop": ["zq1", "zq2", "zq3", "zq4"]}, True))
-        rows.append((ep, "stop", {"stop": ["zq1", "zq2", "zq3", "zq4", "zq5"]}, False))
-        # stop strings bound the cost should a provider accept these and generate without limit
-        rows.append((ep, "max_tokens", {"max_tokens": -1, "stop": BOUNDING_STOPS}, False))
-        rows.append((ep, "max_tokens", {"max_tokens": 10**8, "stop": BOUNDING_STOPS}, False))
-    rows += [("completions", "best_of", {"best_of": v}, True) for v in (1, 20)]
-    rows += [("completions", "best_of", {"best_of": v}, False) for v in (0, 21)]
-    rows += [("completions", "logprobs", {"logprobs": v}, True) for v in (0, 5)]
-    rows += [("completions", "logprobs", {"logprobs": v}, False) for v in (-1, 6)]
-    rows += [("chat", "top_logprobs", {"logprobs": True, "top_logprobs": v}, True) for v in (0, 20)]
-    rows += [("chat", "top_logprobs", {"logprobs": True, "top_logprobs": v}, False) for v in (-1, 21)]
+#: A token id no tokenizer has: the docs map logit_bias keys to token ids, so it must be refused
+#: (contract: a 400 naming ``logit_bias``).
+UNKNOWN_TOKEN_ID = "100000000"
+#: A max_tokens beyond any context: "prompt + max_tokens may not exceed the context length" (001).
+BEYOND_CONTEXT = 10**8
+
+
+def _cases(ep: str) -> list[tuple[str, dict[str, Any], bool]]:
+    """(param, fields, inside?) for ``ep``: every bound the spec documents, just inside and just outside,
+    plus the two doc rules that are not ranges (unknown logit_bias id, max_tokens beyond the context)."""
+    rows: list[tuple[str, dict[str, Any], bool]] = []
+    for param, b in numeric_bounds(ep).items():
+        extra = companions(ep, param)
+        # stop strings bound the cost should a provider read a token limit of 0 or less as "no limit"
+        if "max" in param and "tokens" in param:
+            extra = {**extra, "stop": BOUNDING_STOPS}
+        rows += [(param, {**extra, param: v}, True) for v in b.inside()]
+        rows += [(param, {**extra, param: v}, False) for v in b.outside()]
+    bias = logit_bias_bound(ep)
+    rows += [("logit_bias", {"logit_bias": {"0": v}}, True) for v in bias.inside()]
+    rows += [("logit_bias", {"logit_bias": {"0": v}}, False) for v in bias.outside()]
+    rows.append(("logit_bias", {"logit_bias": {UNKNOWN_TOKEN_ID: 1}}, False))
+    most = max_stop_strings(ep)
+    rows.append(("stop", {"stop": [f"zq{i}" for i in range(1, most + 1)]}, True))
+    rows.append(("stop", {"stop": [f"zq{i}" for i in range(1, most + 2)]}, False))
+    rows.append(("max_tokens", {"max_tokens": BEYOND_CONTEXT, "stop": BOUNDING_STOPS}, False))
     return rows
+
+
+def _matrix() -> list[tuple[str, str, dict[str, Any], bool]]:
+    """(endpoint, param, extra fields, inside?) for every case on both endpoints."""
+    return [(ep, *row) for ep in ("completions", "chat") for row in _cases(ep)]
 
 
 @check(
@@ -116,7 +120,7 @@ def ranges(ctx: Context) -> Outcome:
     # until its context is full, which must not starve the other cases of their timeout.
     for overflow in (False, True):
         for ep, path in (("completions", "/completions"), ("chat", "/chat/completions")):
-            idx = [i for i, (e, b) in enumerate(bodies) if e == ep and (b.get("max_tokens") == 10**8) == overflow]
+            idx = [i for i, (e, b) in enumerate(bodies) if e == ep and (b.get("max_tokens") == BEYOND_CONTEXT) == overflow]
             send = (lambda bs, p=path: [ctx.client.post(p, b) for b in bs]) if overflow else (
                 lambda bs, p=path: ctx.client.post_many(p, bs))
             for i, ex in zip(idx, send([bodies[i][1] for i in idx]), strict=True):

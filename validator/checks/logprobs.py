@@ -9,6 +9,9 @@ from validator import rules
 from validator.checks.base import check
 from validator.context import FAIL, PASS, Context, Outcome
 from validator.probing import TOP_K, choice_top, spread_dist
+from validator.rules import LOGPROBS_MODES
+
+RAW, PROCESSED = LOGPROBS_MODES
 
 PROMPT = "The cat sat on the"
 TOL = 1e-4
@@ -153,11 +156,11 @@ def mode(ctx: Context) -> Outcome:
     raw_err = max(abs(top[t] - d.logprobs[t]) for t in common)
     a = common[0]
     proc_err = max(abs((top[t] - top[a]) - (d.logprobs[t] - d.logprobs[a]) / 0.5) for t in common)
-    detected = "raw" if raw_err < TOL else "processed" if proc_err < 1e-3 else "other"
+    detected = RAW if raw_err < TOL else PROCESSED if proc_err < 1e-3 else "other"
     details = {"baseline": d.as_dict(), "at_T_0.5": top, "max_abs_diff_raw": raw_err,
                "max_abs_diff_processed_prediction": proc_err, "mode": detected}
     if math.isnan(raw_err):
         detected = "other"
-    verdict = PASS if detected == "raw" else FAIL
+    verdict = PASS if detected == RAW else FAIL
     return Outcome(verdict, f"logprobs mode: {detected}", evidence=[ex.excerpt()], details=details,
                    failures=[] if verdict == PASS else [f"logprobs reported in {detected} mode, contract default is raw"])
