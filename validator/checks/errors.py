@@ -5,13 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from validator import rules
-from validator.checks.base import check
+from validator.checks.base import check, per_endpoint
 from validator.client import Exchange
 from validator.context import FAIL, PASS, UNSUPPORTED, Context, Outcome
+from validator.endpoints import Endpoint
 from validator.ranges import companions, logit_bias_bound, max_stop_strings, numeric_bounds
 
 PROMPT = "Hello"
-MESSAGES = [{"role": "user", "content": "Hello"}]
+UNKNOWN_MODEL = "oairef-no-such-model-7f3a"
 #: Stop strings that end a runaway generation within a few tokens.
 BOUNDING_STOPS = [" ", "\n", ".", ","]
 
@@ -48,22 +49,22 @@ def shape_problems(ex: Exchange, status: int = 400) -> list[str]:
     "errors.shape",
     'an invalid request is HTTP 400 {"error": {message, type, param, code}} naming the parameter',
     rules.ERRORS,
-    "temperature = 5 on /completions and /chat/completions; inspect status and body.",
+    "temperature = 5 on each endpoint; inspect status and body.",
 )
 def shape(ctx: Context) -> Outcome:
-    failures, evidence = [], []
-    for ex in (ctx.completion(prompt=PROMPT, max_tokens=1, temperature=5),
-               ctx.chat(messages=MESSAGES, max_tokens=1, temperature=5)):
-        evidence.append(ex.excerpt())
-        probs = shape_problems(ex)
-        data = ex.json() or {}
-        if not probs and data["error"].get("type") != "invalid_request_error":
-            probs.append(f"error.type {data['error'].get('type')!r}, expected 'invalid_request_error'")
-        if not probs and error_param(ex) != "temperature":
-            probs.append(f"error.param {error_param(ex)!r}, expected 'temperature'")
-        failures += [f"{ex.path}: {p}" for p in probs]
-    return Outcome(FAIL if failures else PASS, "; ".join(failures) or "400 with the documented error object",
-                   evidence=evidence, failures=failures)
+    return per_endpoint(ctx, _shape)
+
+
+def _shape(ctx: Context, ep: Endpoint) -> Outcome:
+    ex = ctx.post(ep.path, ctx.body(**ep.prompt_fields(PROMPT), max_tokens=1, temperature=5))
+    probs = shape_problems(ex)
+    data = ex.json() or {}
+    if not probs and data["error"].get("type") != "invalid_request_error":
+        probs.append(f"error.type {data['error'].get('type')!r}, expected 'invalid_request_error'")
+    if not probs and error_param(ex) != "temperature":
+        probs.append(f"error.param {error_param(ex)!r}, expected 'temperature'")
+    return Outcome(FAIL if probs else PASS, "; ".join(probs) or "400 with the documented error object",
+                   evidence=[ex.excerpt()], failures=probs)
 
 
 #: A token id no tokenizer has: the docs map logit_bias keys to token ids, so it must be refused
@@ -95,44 +96,38 @@ def _cases(ep: str) -> list[tuple[str, dict[str, Any], bool]]:
     return rows
 
 
-def _matrix() -> list[tuple[str, str, dict[str, Any], bool]]:
-    """(endpoint, param, extra fields, inside?) for every case on both endpoints."""
-    return [(ep, *row) for ep in ("completions", "chat") for row in _cases(ep)]
-
-
 @check(
     "errors.ranges",
     "every documented bound: just inside -> 200, just outside -> 400 naming the parameter",
     rules.ERRORS,
-    """For each documented range (temperature, top_p, n, best_of, logprobs, top_logprobs, both penalties,
-    logit_bias values and ids, stop count, max_tokens incl. context overflow) on both endpoints, a request
-    with max_tokens 1 at each bound and just beyond it.""",
+    """For each range the spec documents (read from the generated request models: temperature, top_p, n,
+    best_of, logprobs, top_logprobs, both penalties, max_tokens, max_completion_tokens, logit_bias values,
+    stop count) plus two doc rules that are not ranges (an unknown logit_bias token id, max_tokens beyond the
+    context), on each endpoint: a request with max_tokens 1 at each bound and just beyond it.""",
 )
 def ranges(ctx: Context) -> Outcome:
-    rows = _matrix()
-    bodies = []
-    for ep, _, extra, _ in rows:
-        base: dict[str, Any] = {"max_tokens": 1, "seed": ctx.next_seed()}
-        base.update({"prompt": PROMPT} if ep == "completions" else {"messages": MESSAGES})
-        bodies.append((ep, ctx.body(**{**base, **extra})))
-    results: list[Exchange | None] = [None] * len(rows)
+    return per_endpoint(ctx, _ranges)
+
+
+def _ranges(ctx: Context, ep: Endpoint) -> Outcome:
+    rows = _cases(ep.name)
+    bodies = [ctx.body(**{"max_tokens": 1, "seed": ctx.next_seed(), **ep.prompt_fields(PROMPT), **extra})
+              for _, extra, _ in rows]
     # Context-overflow cases go last and one at a time: a provider that accepts them may generate
-    # until its context is full, which must not starve the other cases of their timeout.
-    for overflow in (False, True):
-        for ep, path in (("completions", "/completions"), ("chat", "/chat/completions")):
-            idx = [i for i, (e, b) in enumerate(bodies) if e == ep and (b.get("max_tokens") == BEYOND_CONTEXT) == overflow]
-            send = (lambda bs, p=path: [ctx.client.post(p, b) for b in bs]) if overflow else (
-                lambda bs, p=path: ctx.client.post_many(p, bs))
-            for i, ex in zip(idx, send([bodies[i][1] for i in idx]), strict=True):
-                results[i] = ex
+    # until its context is full, which must not starve the other cases of their deadline.
+    overflow = [i for i, b in enumerate(bodies) if b.get("max_tokens") == BEYOND_CONTEXT]
+    normal = [i for i in range(len(bodies)) if i not in overflow]
+    results: dict[int, Exchange] = dict(zip(normal, ctx.post_many(ep.path, [bodies[i] for i in normal]), strict=True))
+    for i in overflow:
+        results[i] = ctx.post(ep.path, bodies[i])
     failures, unsupported, table = [], [], []
-    for (ep, param, extra, inside), ex in zip(rows, results, strict=True):
-        assert ex is not None
+    for i, (param, extra, inside) in enumerate(rows):
+        ex = results[i]
         got = error_param(ex)
-        entry = {"endpoint": ep, "param": param, "value": extra.get(param, extra), "expect": 200 if inside else 400,
+        entry = {"param": param, "value": extra.get(param, extra), "expect": 200 if inside else 400,
                  "status": ex.status, "error_param": got}
         table.append(entry)
-        label = f"{ep} {param}={entry['value']}"
+        label = f"{param}={entry['value']}"
         if inside and ex.status != 200:
             (unsupported if 400 <= ex.status < 500 else failures).append(f"{label}: HTTP {ex.status} {ex.text[:100]}")
         elif not inside:
@@ -152,18 +147,17 @@ def ranges(ctx: Context) -> Outcome:
     "errors.unknown_model",
     "an unknown model is 404 model_not_found",
     rules.UNKNOWN_MODEL,
-    "A completion and a chat completion naming a model the provider does not list.",
+    "A request to each endpoint naming a model the provider does not list.",
 )
 def unknown_model(ctx: Context) -> Outcome:
-    failures, evidence = [], []
-    name = "oairef-no-such-model-7f3a"
-    for ex in (ctx.client.post("/completions", {"model": name, "prompt": PROMPT, "max_tokens": 1}),
-               ctx.client.post("/chat/completions", {"model": name, "messages": MESSAGES, "max_tokens": 1})):
-        evidence.append(ex.excerpt())
-        probs = shape_problems(ex, 404)
-        data = ex.json() or {}
-        if not probs and data["error"].get("code") != "model_not_found":
-            probs.append(f"error.code {data['error'].get('code')!r}, expected 'model_not_found'")
-        failures += [f"{ex.path}: {p}" for p in probs]
-    return Outcome(FAIL if failures else PASS, "; ".join(failures) or "404 model_not_found", evidence=evidence,
-                   failures=failures)
+    return per_endpoint(ctx, _unknown_model)
+
+
+def _unknown_model(ctx: Context, ep: Endpoint) -> Outcome:
+    ex = ctx.post(ep.path, {"model": UNKNOWN_MODEL, "max_tokens": 1, **ep.prompt_fields(PROMPT)})
+    probs = shape_problems(ex, 404)
+    data = ex.json() or {}
+    if not probs and data["error"].get("code") != "model_not_found":
+        probs.append(f"error.code {data['error'].get('code')!r}, expected 'model_not_found'")
+    return Outcome(FAIL if probs else PASS, "; ".join(probs) or "404 model_not_found", evidence=[ex.excerpt()],
+                   failures=probs)
