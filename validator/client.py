@@ -215,7 +215,8 @@ class Client:
                 self.consecutive_failures = 0
         return ex
 
-    def _exchange(self, method: str, path: str, body: dict[str, Any] | None, stream: bool) -> Exchange:
+    def _exchange(self, method: str, path: str, body: dict[str, Any] | None, stream: bool,
+                  max_events: int | None = None) -> Exchange:
         with self._lock:
             if self.stopped:
                 return Exchange(method, path, body, 0, self.stopped_reason(), 0.0, [] if stream else None, STOPPED)
@@ -225,7 +226,7 @@ class Client:
         events: list[str] | None = [] if stream else None
         try:
             with self._http.stream(method, self._url(path), json=body) as r:
-                text, failure = self._read(r, events)
+                text, failure = self._read(r, events, max_events or self.max_events)
                 status = r.status_code
         except httpx.TimeoutException as exc:
             ex = Exchange(method, path, body, 0, f"no complete answer within the {self.timeout_s:g} s deadline "
@@ -239,7 +240,7 @@ class Client:
             _deadline.at = None
         return self._record(Exchange(method, path, body, status, text, time.perf_counter() - t0, events, failure))
 
-    def _read(self, r: httpx.Response, events: list[str] | None) -> tuple[str, str | None]:
+    def _read(self, r: httpx.Response, events: list[str] | None, max_events: int) -> tuple[str, str | None]:
         """The body (or, for streams, the raw lines with ``events`` filled in) and the cap it hit, if any."""
         if events is None or r.status_code != 200:
             size, chunks = 0, []
@@ -257,8 +258,8 @@ class Client:
             size += len(line) + 1
             if line.startswith("data:"):
                 events.append(line[5:].strip())
-            if len(events) > self.max_events:
-                return "\n".join(lines[-20:]), f"the stream has more than {self.max_events} events"
+            if len(events) > max_events:
+                return "\n".join(lines[-20:]), f"the stream did not end within {max_events} events"
             if size > self.max_body_bytes:
                 return "\n".join(lines[-20:]), f"the stream exceeds the {self.max_body_bytes} byte cap"
         return "\n".join(lines), None
@@ -270,9 +271,10 @@ class Client:
         """POST ``body`` as JSON (transport failures become status 0 with the error as text)."""
         return self._exchange("POST", path, body, stream=False)
 
-    def stream(self, path: str, body: dict[str, Any]) -> Exchange:
-        """POST a streaming request; collect the SSE ``data:`` payloads (bounded by the caps)."""
-        return self._exchange("POST", path, body, stream=True)
+    def stream(self, path: str, body: dict[str, Any], max_events: int | None = None) -> Exchange:
+        """POST a streaming request; collect the SSE ``data:`` payloads (at most ``max_events``, default
+        ``self.max_events``, and the body cap)."""
+        return self._exchange("POST", path, body, stream=True, max_events=max_events)
 
     def post_many(self, path: str, bodies: Iterable[dict[str, Any]]) -> list[Exchange]:
         """POST several bodies with at most ``concurrency`` in flight; results in input order."""

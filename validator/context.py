@@ -178,7 +178,11 @@ class Context:
         return self.answered(self.client.post(path, body))
 
     def stream(self, path: str, body: dict[str, Any]) -> Exchange:
-        return self.answered(self.client.stream(path, body))
+        """A streamed exchange, cut after four times the events the request can legitimately produce
+        (``n`` choices of ``max_tokens`` tokens, one event each, plus openings, finishes, usage, [DONE])."""
+        n = body.get("n") if isinstance(body.get("n"), int) else 1
+        tokens = body.get("max_tokens") if isinstance(body.get("max_tokens"), int) else 16
+        return self.answered(self.client.stream(path, body, max_events=max(50, 4 * (n * (tokens + 3) + 3))))
 
     def post_many(self, path: str, bodies: list[dict[str, Any]]) -> list[Exchange]:
         return [self.answered(ex) for ex in self.client.post_many(path, bodies)]

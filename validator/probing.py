@@ -128,6 +128,8 @@ def draw(ctx: Context, ep: Endpoint, prompt: str, target: int, classify: Callabl
         for ex in ctx.post_many(ep.path, bodies):
             sent += 1
             data = ctx.ok(ex, ", ".join(k for k in fields if k not in ("max_tokens", "temperature")))
+            if not choices(data):
+                raise ProviderError(f"{ep.path}: 200 without a list of choices", ex)
             for c in choices(data):
                 seen += 1
                 cat = classify(c)

@@ -67,8 +67,13 @@ def _mean_logprob(choice: dict[str, Any]) -> float | None:
     same body with n = 5 and no best_of, under the contract's per-candidate seeding, yields them — the
     returned choices must be the two best of those five (ties to the lower index). A provider that ignores
     best_of returns the first two candidates, which are the two best with probability 1/10 per round.""",
+    endpoints=(COMPLETIONS,),
 )
 def ranking(ctx: Context) -> Outcome:
+    return per_endpoint(ctx, _ranking, (COMPLETIONS,))
+
+
+def _ranking(ctx: Context, ep: Endpoint) -> Outcome:
     failures: list[str] = []
     notes: list[str] = []
     evidence = []

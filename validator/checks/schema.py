@@ -120,5 +120,8 @@ def _endpoint(ctx: Context, ep: Endpoint, models: Any) -> Outcome:
     events = [e for e in st.events or [] if e != "[DONE]"]
     cases += [(f"{ep.path} stream chunk {i}", chunk, e) for i, e in enumerate(events)]
     out = _judge(ctx, models, cases)
+    if st.failure is not None:
+        out.failures.append(f"{ep.path} stream: {st.failure}")
+        out.verdict, out.summary = FAIL, f"{ep.path} stream: {st.failure}; {out.summary}"
     out.evidence = [ex.excerpt() for _, ex in exchanges[:2]]
     return out

@@ -15,7 +15,7 @@ from typing import Any
 from validator import rules
 from validator.checks.base import check, per_endpoint
 from validator.checks.streaming import collect, parse_stream
-from validator.context import FAIL, PASS, Context, Outcome, Skipped
+from validator.context import FAIL, PASS, Context, Outcome, ProviderError, Skipped
 from validator.discovery import logprobs_reported
 from validator.endpoints import Endpoint, choices
 from validator.probing import choice_tokens, prompts_for
@@ -41,9 +41,11 @@ def greedy(ctx: Context, ep: Endpoint) -> Greedy:
     for prompt in prompts_for(ep):
         fields = {**ep.prompt_fields(prompt), "max_tokens": GREEDY_TOKENS, "temperature": 0.0,
                   **(ep.logprob_fields(0) if with_tokens else {})}
-        data = ctx.ok(ctx.post(ep.path, ctx.body(**fields)))
-        cs = choices(data)
-        if not cs or cs[0].get("finish_reason") not in ("length", "stop"):
+        ex = ctx.post(ep.path, ctx.body(**fields))
+        cs = choices(ctx.ok(ex))
+        if not cs:
+            raise ProviderError(f"{ep.path}: 200 without a list of choices", ex)
+        if cs[0].get("finish_reason") not in ("length", "stop"):
             continue
         text = ep.text(cs[0])
         toks = choice_tokens(ep, cs[0]) if with_tokens else None
