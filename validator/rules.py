@@ -119,12 +119,13 @@ GREEDY = (
 #: - errors: the contract (SEMANTICS.md "Errors"), every field.
 _ENVELOPE = {"id", "object", "created", "model", "choices", "choices.*.index", "choices.*.finish_reason"}
 _USAGE = {"usage", "usage.prompt_tokens", "usage.completion_tokens", "usage.total_tokens"}
+#: by body kind: the schema name, or "<schema> chunk" for a streamed chunk
 DOC_FIELDS: dict[str, frozenset[str]] = {
     "CreateCompletionResponse": frozenset(_ENVELOPE | _USAGE | {"choices.*.text", "choices.*.logprobs"}),
+    "CreateCompletionResponse chunk": frozenset(_ENVELOPE | {"choices.*.text"}),
     "CreateChatCompletionResponse": frozenset(_ENVELOPE | _USAGE | {"choices.*.message", "choices.*.message.role",
                                                                     "choices.*.message.content"}),
-    "CreateChatCompletionStreamResponse": frozenset(_ENVELOPE | {"choices.*.delta", "choices.*.delta.content",
-                                                                 "choices.*.delta.role"}),
+    "CreateChatCompletionStreamResponse chunk": frozenset(_ENVELOPE | {"choices.*.delta"}),
     "ListModelsResponse": frozenset({"object", "data", "data.*.id", "data.*.object", "data.*.owned_by"}),
     "ErrorResponse": frozenset({"error", "error.message", "error.type", "error.param", "error.code"}),
 }

@@ -75,3 +75,66 @@ def test_endpoints_option_selects_and_the_report_names_them(tmp_path: Path) -> N
 def test_bad_endpoints_option_is_a_usage_error(value: str, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--endpoints", value]) == 2
     assert "--endpoints" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def no_logprobs_url() -> Iterator[str]:
+    """The reference provider behind an ASGI layer that drops logprobs and top_logprobs from every request
+    (as transformers' ``serve`` does): it answers, with logprobs null."""
+    inner = create_app("tiny")
+
+    async def drop_logprobs(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["method"] != "POST":
+            await inner(scope, receive, send)
+            return
+        raw = b""
+        while True:
+            msg = await receive()
+            raw += msg.get("body", b"")
+            if not msg.get("more_body"):
+                break
+        body = json.loads(raw or b"{}")
+        if isinstance(body, dict):
+            body.pop("logprobs", None)
+            body.pop("top_logprobs", None)
+        data = json.dumps(body).encode()
+        headers = [(k, v) for k, v in scope["headers"] if k != b"content-length"]
+        headers.append((b"content-length", str(len(data)).encode()))
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": data, "more_body": False}
+
+        await inner({**scope, "headers": headers}, replay, send)
+
+    with run_in_thread(app=drop_logprobs) as url:  # type: ignore[arg-type]
+        yield url
+
+
+STATS = "sampling.temperature,sampling.logit_bias,penalties.presence,defaults.sampling"
+
+
+def test_a_provider_that_omits_logprobs_is_judged_from_samples(no_logprobs_url: str) -> None:
+    client = Client(no_logprobs_url, concurrency=2)
+    try:
+        run = run_checks(client, "tiny", Settings(samples=600, seed=3, quick=True), select(STATS))
+    finally:
+        client.close()
+    for r in run.results:
+        assert r.verdict == "pass", (r.check.id, r.summary)
+        assert r.outcome is not None and {p.method for p in r.outcome.parts} == {"samples"}
+
+
+def test_logprobs_require_makes_the_statistics_unsupported(no_logprobs_url: str) -> None:
+    client = Client(no_logprobs_url, concurrency=2)
+    try:
+        run = run_checks(client, "tiny", Settings(samples=600, seed=3, quick=True, logprobs="require"), select(STATS))
+    finally:
+        client.close()
+    for r in run.results:
+        assert r.verdict == "unsupported", (r.check.id, r.summary)
+        assert "omits the top logprobs" in r.summary and "--logprobs require" in r.summary

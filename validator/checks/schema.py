@@ -3,7 +3,8 @@
 Each parse error is sorted: a spec-required field missing from the body is a failure when the seed
 docs name it (``rules.DOC_FIELDS``), and reported as a later addition otherwise (a failure only with
 ``--strict``); any other error (a wrong type, an unknown enum value, a body that is not JSON) is a
-failure.
+failure. A field the docs name is also required where the spec leaves it optional (completions'
+``usage``, whose streamed chunks share the schema).
 """
 
 from __future__ import annotations
@@ -34,36 +35,61 @@ def field_path(loc: tuple[Any, ...]) -> str:
     return ".".join(p for p in parts if p == "*" or _FIELD.match(p))
 
 
-def sort_errors(models: Any, name: str, text: str) -> tuple[list[str], list[str]]:
-    """Parse ``text`` as model ``name`` (strict, JSON input): (failures, later additions missing)."""
+def missing_paths(data: Any, path: str) -> list[str]:
+    """The concrete places where ``path`` (dotted, ``*`` for any list element) is absent from ``data``."""
+    head, _, rest = path.partition(".")
+    if head == "*":
+        if not isinstance(data, list):
+            return []
+        return [f"{i}.{m}" if m else str(i) for i, item in enumerate(data) for m in missing_paths(item, rest)]
+    if not isinstance(data, dict):
+        return []
+    if head not in data:
+        return [head]
+    return [f"{head}.{m}" for m in missing_paths(data[head], rest)] if rest else []
+
+
+def sort_errors(models: Any, name: str, text: str, kind: str | None = None) -> tuple[list[str], list[str]]:
+    """Parse ``text`` as model ``name`` (strict, JSON input): (failures, later additions missing).
+    ``kind`` picks the doc-named fields (``rules.DOC_FIELDS``; default ``name``)."""
+    import json
+
     from pydantic import ValidationError
 
     cls = getattr(models, name, None)
     if cls is None:
         raise Skipped(f"generated.models has no {name}")
+    doc = rules.DOC_FIELDS.get(kind or name, frozenset())
+    failures, later = [], []
     try:
         cls.model_validate_json(text, strict=True)
     except ValidationError as exc:
-        doc = rules.DOC_FIELDS.get(name, frozenset())
-        failures, later = [], []
         for err in exc.errors():
             path = field_path(tuple(err.get("loc", ())))
+            if err.get("type") == "json_invalid":
+                return [f"(body): {err.get('msg')} [json_invalid]"], []
             if err.get("type") == "missing" and path not in doc:
                 later.append(path)
-            else:
+            elif err.get("type") != "missing":
                 failures.append(f"{path or '(body)'}: {err.get('msg')} [{err.get('type')}]")
-        return failures, later
     except ValueError as exc:
         return [f"(body): {exc}"], []
-    return [], []
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return failures or ["(body): not JSON"], later
+    for path in sorted(doc):
+        failures += [f"{m}: Field required (named by the docs) [missing]" for m in missing_paths(data, path)
+                     if "." not in path or not missing_paths(data, path.rsplit(".", 1)[0])]
+    return failures, later
 
 
 def _judge(ctx: Context, models: Any, cases: list[tuple[str, str, str]]) -> Outcome:
-    """Judge ``(label, schema name, body text)`` cases."""
+    """Judge ``(label, schema name, body text)`` cases (a label containing "stream chunk" is a chunk)."""
     failures: list[str] = []
     later: dict[str, set[str]] = {}
     for label, name, text in cases:
-        f, missing = sort_errors(models, name, text)
+        f, missing = sort_errors(models, name, text, f"{name} chunk" if "stream chunk" in label else None)
         failures += [f"{label} as {name}: {x}" for x in f]
         for m in missing:
             later.setdefault(name, set()).add(m)
