@@ -7,6 +7,7 @@ from typing import Any
 
 from validator import rules
 from validator.checks.base import check, per_endpoint
+from validator.checks.errors import BOUNDING_STOPS
 from validator.context import FAIL, PASS, Context, Outcome
 from validator.endpoints import COMPLETIONS, Endpoint, choices
 from validator.probing import choice_top, spread_dist
@@ -16,8 +17,6 @@ RAW, PROCESSED = LOGPROBS_MODES
 
 PROMPT = "The cat sat on the"
 TOL = 1e-4
-#: Stop strings that end a runaway generation within a few tokens.
-BOUNDING_STOPS = [" ", "\n", ".", ","]
 
 
 def completion_logprob_problems(choice: dict[str, Any], k: int, prompt: str, echo: bool) -> list[str]:
