@@ -22,7 +22,6 @@ value (``BASE``: T = 1, top_p = 1, no penalties). Rules:
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -40,7 +39,14 @@ from validator.probing import (
     token_id,
     worth,
 )
-from validator.stats import Arm, detectable_range, min_detectable_w, shared_base_test, transformed
+from validator.stats import (
+    Arm,
+    binom_p_value,
+    detectable_range,
+    min_detectable_w,
+    shared_base_test,
+    transformed,
+)
 
 #: Every sampling field at its documented neutral value: the arm the base distribution is fitted from.
 BASE: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
@@ -330,14 +336,15 @@ def prompt_repeat(ctx: Context, ep: Endpoint) -> PromptRepeat:
 
 
 def clear_mode(counts: Counter[str], alpha: float) -> str | None:
-    """The most frequent usable token when it is significantly more frequent than the runner-up (exact
-    one-sided binomial test of their two counts at ``alpha``), else ``None``."""
-    from validator.stats import binom_p_value
-
-    toks = usable(counts)
-    if not toks:
+    """The most frequent text when it is significantly more frequent than the runner-up (exact one-sided
+    binomial test of their two counts at ``alpha``) and a usable token; else ``None``. Every text
+    competes — a pooled one such as "" (end of text and other tokens without text) may be the mode, and
+    then no single token is named."""
+    ranked = sorted(counts, key=lambda t: (-counts[t], t))
+    if not ranked:
         return None
-    if len(toks) == 1:
-        return toks[0] if counts[toks[0]] >= math.ceil(math.log2(1 / alpha)) else None
-    a, b = counts[toks[0]], counts[toks[1]]
-    return toks[0] if binom_p_value(a, a + b, 0.5, alternative="greater") <= alpha else None
+    a = counts[ranked[0]]
+    b = counts[ranked[1]] if len(ranked) > 1 else 0
+    if binom_p_value(a, a + b, 0.5, alternative="greater") > alpha or looks_special(ranked[0]):
+        return None
+    return ranked[0]
