@@ -87,7 +87,7 @@ def _temperature(ctx: Context, ep: Endpoint) -> Outcome:
         counts, _ = sample_first_tokens(ctx, ep, d.prompt, ctx.settings.samples, temperature=t)
         tests.append(conditional_gtest(f"T={t}", counts, tokens, softmax_over(d.logprobs, tokens, t),
                                        ctx.settings.alpha))
-    return Outcome(None, f"prompt {d.prompt!r}, top-{len(d.logprobs)} coverage {d.coverage:.3f}", tests=tests,
+    return Outcome(None, f"prompt {d.prompt!r}, {len(d.logprobs)} reported tokens, coverage {d.coverage:.3f}", tests=tests,
                    details={"baseline": d.as_dict()}, method=METHOD_LOGPROBS)
 
 
