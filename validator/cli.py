@@ -3,7 +3,8 @@
 Examples::
 
     oairef validate                                   # the embedded reference provider (tiny model)
-    oairef validate --quick                           # fewer samples (< 30 s against the tiny model)
+    oairef validate --quick                           # fewer samples (~10 s against the tiny model)
+    oairef validate --base-url URL --endpoints chat --logprobs never   # chat only, from samples alone
     oairef validate --base-url http://127.0.0.1:8080/v1 --checks 'sampling.*,penalties.*' --json out.json
 
 Exit status: 0 when every check passed; 1 when the provider was judged and failed a check (with
@@ -63,7 +64,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", default=None, metavar="PATH", help="write the machine-readable report here")
     parser.add_argument("--markdown", default=None, metavar="PATH", help="write a Markdown report here")
     parser.add_argument("--strict", action="store_true",
-                        help="treat 'unsupported' (a documented parameter rejected) as a failure")
+                        help="treat 'unsupported' (a documented parameter rejected) as a failure, and fail "
+                        "schema.responses on missing fields the API added after the docs")
 
 
 def usage_problems(args: argparse.Namespace) -> list[str]:
