@@ -33,6 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from validator.client import Exchange
 from validator.context import Context, ProviderError, Skipped, StatTest
 from validator.discovery import per_request
 from validator.endpoints import Endpoint, choices
@@ -169,19 +170,39 @@ class Dist:
         return {"prompt": self.prompt, "top_logprobs": self.logprobs, "coverage": round(self.coverage, 6)}
 
 
+#: Draws of a reported distribution before a prompt whose next token keeps being end-of-text is given up.
+EOS_RETRIES = 6
+
+
+def first_top(ctx: Context, ep: Endpoint, prompt: str, **fields: Any) -> tuple[dict[str, float], Exchange]:
+    """The reported top logprobs (as many as the endpoint may report) of the first token after ``prompt``
+    with ``fields``. A draw that ended on end-of-text — chat reports no entry for it — is drawn again;
+    :class:`Skipped` after ``EOS_RETRIES`` such draws."""
+    for _ in range(EOS_RETRIES):
+        ex = ctx.post(ep.path, ctx.body(**ep.prompt_fields(prompt), max_tokens=1, seed=ctx.next_seed(),
+                                        **fields, **ep.logprob_fields(ep.max_top)))
+        cs = choices(ctx.ok(ex, "logprobs"))
+        if not cs:
+            raise ProviderError(f"{ep.path}: 200 without a list of choices", ex)
+        top = choice_top(ep, cs[0])
+        if top and top[0]:
+            return dict(top[0]), ex
+        if not (cs[0].get("finish_reason") == "stop" and ep.text(cs[0]) == ""):
+            raise ProviderError("logprobs requested but the first position's top logprobs are empty", ex)
+    raise Skipped(f"after {prompt!r} the drawn token was end-of-text {EOS_RETRIES} times: no reported distribution")
+
+
 def baseline_first_step(ctx: Context, ep: Endpoint, prompt: str) -> Dist:
     """The reported top next-token logprobs after ``prompt`` (temperature 1, nothing else; as many as
     the endpoint may report)."""
     key = f"first:{ep.name}:{prompt}"
     if key not in ctx.cache:
-        ex = ctx.post(ep.path, ctx.body(**ep.prompt_fields(prompt), max_tokens=1, temperature=1.0,
-                                        seed=ctx.next_seed(), **ep.logprob_fields(ep.max_top)))
-        data = ctx.ok(ex, "logprobs")
-        cs = choices(data)
-        top = choice_top(ep, cs[0]) if cs else []
-        if not top or not top[0]:
-            raise ProviderError("logprobs requested but the first position's top logprobs are empty", ex)
-        ctx.cache[key] = Dist(prompt, dict(top[0]))
+        try:
+            ctx.cache[key] = Dist(prompt, first_top(ctx, ep, prompt, temperature=1.0)[0])
+        except Skipped as exc:
+            ctx.cache[key] = exc
+    if isinstance(ctx.cache[key], Skipped):
+        raise ctx.cache[key]
     return ctx.cache[key]
 
 
@@ -192,7 +213,10 @@ def spread_dist(ctx: Context, ep: Endpoint) -> Dist:
         return ctx.cache[key]
     best: tuple[float, Dist] | None = None
     for prompt in prompts_for(ep):
-        d = baseline_first_step(ctx, ep, prompt)
+        try:
+            d = baseline_first_step(ctx, ep, prompt)
+        except Skipped:
+            continue
         usable = d.usable_tokens()
         probs = [math.exp(d.logprobs[t]) for t in usable]
         if len(probs) < 3:
@@ -279,8 +303,8 @@ def _xx_steps(ctx: Context, ep: Endpoint, prompt: str, x: str, x_id: int, bias: 
     """Three-token completions with logit_bias {x: bias}: the reported top logprobs at step 1, at step 2
     after x, and at step 3 after (x, x), each merged over the choices with that history."""
     steps: tuple[dict[str, float], dict[str, float], dict[str, float]] = ({}, {}, {})
-    for _ in range(4):
-        n = min(64, per_request(ctx, ep))
+    for _ in range(3):
+        n = min(16, per_request(ctx, ep))
         ex = ctx.post(ep.path, ctx.body(**ep.prompt_fields(prompt), max_tokens=3, temperature=1.0,
                                         seed=ctx.next_seed(), logit_bias={str(x_id): bias},
                                         **({"n": n} if n > 1 else {}), **ep.logprob_fields(ep.max_top)))
@@ -297,6 +321,8 @@ def _xx_steps(ctx: Context, ep: Endpoint, prompt: str, x: str, x_id: int, bias: 
     return steps
 
 
+#: Biases that force a penalty probe's history (the second when the first does not).
+PROBE_BIASES = (24.0, 48.0)
 #: Below this share of (x, x) histories a penalty probe's cost per conditional sample starts to count.
 MIN_YIELD = 0.25
 
@@ -319,8 +345,10 @@ def _share(logits: dict[str, float], x: str, shift: float) -> float:
 def _probe_for(ctx: Context, ep: Endpoint, d: Dist, x: str) -> RepeatProbe | None:
     """The best-informed probe forcing ``x`` after ``d.prompt`` (``None`` when x will not repeat)."""
     x_id = token_id(ctx, x)
-    bias0 = 4.0
-    for bias0 in (4.0, 8.0, 16.0, 24.0):
+    # A large bias makes (x, x) near certain; raw logprobs do not depend on it (processed ones are
+    # corrected below), so one forced history tells the logprobs at steps 1-3 for any bias.
+    bias0 = PROBE_BIASES[0]
+    for bias0 in PROBE_BIASES:
         step1, step2, step3 = _xx_steps(ctx, ep, d.prompt, x, x_id, bias0)
         if x in step3:
             break
@@ -427,12 +455,18 @@ def prompt_repeat_probe(ctx: Context, ep: Endpoint) -> PromptRepeatProbe:
         return ctx.cache[key]
     best: tuple[float, PromptRepeatProbe] | None = None
     for p in prompts_for(ep)[:4]:
-        d = baseline_first_step(ctx, ep, p)
+        try:
+            d = baseline_first_step(ctx, ep, p)
+        except Skipped:
+            continue
         for x in d.usable_tokens()[:2]:
             for p2 in repeat_candidates(ep, p, x):
                 if not prompt_contains_token(ctx, p2, x):
                     continue
-                d2 = baseline_first_step(ctx, ep, p2)
+                try:
+                    d2 = baseline_first_step(ctx, ep, p2)
+                except Skipped:
+                    continue
                 if x in d2.logprobs:
                     q = math.exp(d2.logprobs[x]) / max(d2.coverage, 1e-12)
                     score = q * (1 - q) * d2.coverage

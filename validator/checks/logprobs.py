@@ -10,7 +10,7 @@ from validator.checks.base import check, per_endpoint
 from validator.checks.errors import BOUNDING_STOPS
 from validator.context import FAIL, PASS, Context, Outcome
 from validator.endpoints import COMPLETIONS, Endpoint, choices
-from validator.probing import choice_top, spread_dist
+from validator.probing import first_top, spread_dist
 from validator.rules import LOGPROBS_MODES
 
 RAW, PROCESSED = LOGPROBS_MODES
@@ -178,10 +178,7 @@ def mode(ctx: Context) -> Outcome:
 
 def _mode(ctx: Context, ep: Endpoint) -> Outcome:
     d = spread_dist(ctx, ep)
-    ex = ctx.post(ep.path, ctx.body(**ep.prompt_fields(d.prompt), max_tokens=1, temperature=0.5,
-                                    seed=ctx.next_seed(), **ep.logprob_fields(ep.max_top)))
-    cs = choices(ctx.ok(ex, "logprobs"))
-    top = choice_top(ep, cs[0])[0] if cs and choice_top(ep, cs[0]) else {}
+    top, ex = first_top(ctx, ep, d.prompt, temperature=0.5)
     common = [t for t in d.logprobs if t in top]
     if len(common) < 2:
         return Outcome(FAIL, f"temperature changed which tokens are reported: {sorted(top)} vs {sorted(d.logprobs)}",
