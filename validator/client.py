@@ -11,7 +11,8 @@ strings, ...), so it speaks plain JSON over ``httpx``. Rules:
   (or bytes beyond the body cap), is cut there; the exchange then records why (``failure``) and keeps
   the status it had. That is an answer, and a wrong one.
 - **Transport failures** — no connection, the deadline passed, the provider hung up mid-body —
-  give ``status 0`` with the error as text (``transport`` is true). After ``max_failures`` of them in
+  give ``status 0`` with the error as text (``transport`` is true). An error other than the deadline
+  is retried once within the same deadline (the validator's requests are seeded, so repeatable). After ``max_failures`` of them in
   a row the client stops sending: every later exchange is a transport failure at once ("the
   provider stopped answering"), so a dead provider costs a few deadlines, not one per request.
 - The client counts requests (``requests_sent``) so the report can say what each check cost.
@@ -40,6 +41,10 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_EVENTS = 2000
 #: Transport failures in a row after which the provider is taken to have stopped answering.
 MAX_CONSECUTIVE_FAILURES = 3
+#: How often an exchange is sent again, within its deadline, after a transport error that is not the
+#: deadline (connection reset or refused, hang-up): every request the validator sends is seeded and
+#: safe to repeat, and servers do close kept-alive connections under a client's feet.
+TRANSPORT_RETRIES = 1
 STOPPED = "the provider stopped answering"
 
 
@@ -223,19 +228,24 @@ class Client:
             self.requests_sent += 1
         t0 = time.perf_counter()
         _deadline.at = time.monotonic() + self.timeout_s
-        events: list[str] | None = [] if stream else None
         try:
-            with self._http.stream(method, self._url(path), json=body) as r:
-                text, failure = self._read(r, events, max_events or self.max_events)
-                status = r.status_code
-        except httpx.TimeoutException as exc:
-            ex = Exchange(method, path, body, 0, f"no complete answer within the {self.timeout_s:g} s deadline "
-                          f"({type(exc).__name__})", time.perf_counter() - t0, events, "deadline")
-            return self._record(ex)
-        except httpx.HTTPError as exc:
-            ex = Exchange(method, path, body, 0, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, events,
-                          "transport")
-            return self._record(ex)
+            for attempt in range(1 + TRANSPORT_RETRIES):
+                events: list[str] | None = [] if stream else None
+                try:
+                    with self._http.stream(method, self._url(path), json=body) as r:
+                        text, failure = self._read(r, events, max_events or self.max_events)
+                        status = r.status_code
+                    break
+                except httpx.TimeoutException as exc:
+                    ex = Exchange(method, path, body, 0, f"no complete answer within the {self.timeout_s:g} s "
+                                  f"deadline ({type(exc).__name__})", time.perf_counter() - t0, events, "deadline")
+                    return self._record(ex)
+                except httpx.HTTPError as exc:
+                    if attempt < TRANSPORT_RETRIES:
+                        continue  # e.g. a kept-alive connection the server had just closed: the same request again
+                    ex = Exchange(method, path, body, 0, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0,
+                                  events, "transport")
+                    return self._record(ex)
         finally:
             _deadline.at = None
         return self._record(Exchange(method, path, body, status, text, time.perf_counter() - t0, events, failure))
