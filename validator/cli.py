@@ -3,24 +3,33 @@
 Examples::
 
     oairef validate                                   # the embedded reference provider (tiny model)
-    oairef validate --quick                           # fewer samples (< 30 s against the tiny model)
+    oairef validate --quick                           # fewer samples (~10 s against the tiny model)
+    oairef validate --base-url URL --endpoints chat --logprobs never   # chat only, from samples alone
     oairef validate --base-url http://127.0.0.1:8080/v1 --checks 'sampling.*,penalties.*' --json out.json
 
-Exit status: 0 when no check fails, 1 when one does (with ``--strict``, ``unsupported`` counts as a
-failure), 2 on a usage error or an unreachable provider.
+Exit status: 0 when every check passed; 1 when the provider was judged and failed a check (with
+``--strict``, ``unsupported`` counts as a failure); 2 when it could not be judged — a usage error, an
+unreachable provider, or a check that ended in ``error`` because the provider stopped answering. The
+JSON and Markdown reports asked for are written in every case but a usage error.
 """
 
 from __future__ import annotations
 
 import argparse
+import time
 from typing import TYPE_CHECKING, Any
+
+from validator.context import LOGPROBS_AUTO, LOGPROBS_CHOICES
+from validator.endpoints import ENDPOINT_NAMES, parse_endpoints
 
 if TYPE_CHECKING:
     from validator.checks.base import Check
-    from validator.runner import Result
+    from validator.runner import Result, Run
 
 DEFAULT_SAMPLES = 4000
 QUICK_SAMPLES = 600
+#: Default total deadline of one exchange (seconds).
+DEFAULT_TIMEOUT_S = 30.0
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -43,11 +52,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="bound on sampling requests per statistical check (default 400)")
     parser.add_argument("--time-budget", type=float, default=60.0,
                         help="seconds a single sampling loop may take (default 60)")
-    parser.add_argument("--timeout", type=float, default=60.0, help="per-request timeout in seconds (default 60)")
+    parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
+                        help=f"total deadline of one exchange in seconds, first byte sent to last byte read "
+                        f"(default {DEFAULT_TIMEOUT_S:g})")
+    parser.add_argument("--endpoints", default=",".join(ENDPOINT_NAMES), metavar="LIST",
+                        help="endpoints to validate, comma-separated subset of 'completions,chat' (default both; "
+                        "one the provider lacks is reported unsupported)")
+    parser.add_argument("--logprobs", default=LOGPROBS_AUTO, choices=LOGPROBS_CHOICES,
+                        help="statistics from reported logprobs when the provider has them (auto, default), only "
+                        "from them (require), or from samples alone (never)")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the machine-readable report here")
     parser.add_argument("--markdown", default=None, metavar="PATH", help="write a Markdown report here")
     parser.add_argument("--strict", action="store_true",
-                        help="treat 'unsupported' (a documented parameter rejected) as a failure")
+                        help="treat 'unsupported' (a documented parameter rejected) as a failure, and fail "
+                        "schema.responses on missing fields the API added after the docs")
 
 
 def usage_problems(args: argparse.Namespace) -> list[str]:
@@ -65,6 +83,12 @@ def usage_problems(args: argparse.Namespace) -> list[str]:
         problems.append(f"--time-budget must be in (0, 3600], got {args.time_budget}")
     if args.seed < 0:
         problems.append(f"--seed must be >= 0, got {args.seed}")
+    if not 0 < args.timeout <= 3600:
+        problems.append(f"--timeout must be in (0, 3600], got {args.timeout}")
+    try:
+        parse_endpoints(args.endpoints)
+    except ValueError as exc:
+        problems.append(str(exc))
     if args.base_url is not None and not args.base_url.startswith(("http://", "https://")):
         problems.append(f"--base-url must start with http:// or https://, got {args.base_url!r}")
     return problems
@@ -73,12 +97,11 @@ def usage_problems(args: argparse.Namespace) -> list[str]:
 def run(args: argparse.Namespace) -> int:
     """Validate; print a live progress bar and the results table; write the reports asked for."""
     from rich.console import Console
-    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-    from validator.client import Client, ProviderUnreachable, probe
+    from validator.client import Client
     from validator.context import Settings
     from validator.report import results_table, write_json, write_markdown
-    from validator.runner import run_checks, select
+    from validator.runner import select
 
     err = Console(stderr=True)
     out = Console()
@@ -96,44 +119,21 @@ def run(args: argparse.Namespace) -> int:
         return 2
     samples = args.samples if args.samples is not None else (QUICK_SAMPLES if args.quick else DEFAULT_SAMPLES)
     settings = Settings(samples=samples, alpha=args.alpha, seed=args.seed, quick=args.quick,
-                        max_requests_per_check=args.max_requests, time_budget_s=args.time_budget)
+                        max_requests_per_check=args.max_requests, time_budget_s=args.time_budget,
+                        endpoints=parse_endpoints(args.endpoints), logprobs=args.logprobs, strict=args.strict)
     url = args.base_url
     if url is None:  # `oairef validate` fills it in with the embedded provider's URL
         err.print("oairef validate: --base-url is required here")
         return 2
     client = Client(url, api_key=args.api_key, timeout_s=args.timeout, concurrency=args.concurrency)
     try:
-        try:
-            models = probe(client)
-        except ProviderUnreachable as exc:
-            err.print(f"oairef validate: provider unreachable: {exc}", markup=False)
-            return 2
-        model = args.model or _first_model(models.json())
-        if model is None:
-            err.print(f"oairef validate: GET {url}/models answered HTTP {models.status} without a model; "
-                      "pass --model")
-            return 2
-        with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
-                      TimeElapsedColumn(), TextColumn("{task.fields[detail]}"), console=err,
-                      transient=False) as progress:
-            task = progress.add_task("validating", total=len(checks), detail="")
-
-            def on_start(c: Check) -> None:
-                progress.update(task, description=c.id, detail="")
-
-            def on_done(r: Result) -> None:
-                progress.update(task, advance=1, detail=r.verdict)
-
-            def on_progress(msg: str) -> None:
-                progress.update(task, detail=msg)
-
-            result = run_checks(client, model, settings, checks, strict=args.strict, on_start=on_start,
-                                on_done=on_done, on_progress=on_progress)
+        result = _judge(client, args, settings, checks, err)
     finally:
         client.close()
     out.print(results_table(result))
-    out.print(f"{sum(1 for r in result.results if result.effective(r) == 'fail')} failed, "
-              f"{result.requests_sent} requests, {result.duration_s:.1f} s")
+    counts = {v: sum(1 for r in result.results if result.effective(r) == v) for v in ("fail", "error")}
+    out.print(f"{counts['fail']} failed, {counts['error']} not judged, {result.requests_sent} requests, "
+              f"{result.duration_s:.1f} s")
     try:
         if args.json:
             write_json(result, args.json)
@@ -142,7 +142,53 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         err.print(f"oairef validate: cannot write report: {exc}", markup=False)
         return 2
-    return 1 if result.failed else 0
+    return result.exit_status
+
+
+def _judge(client: Any, args: argparse.Namespace, settings: Any, checks: list[Check], err: Any) -> Run:
+    """Find the model and run the checks; a provider that cannot be reached or names no model gives a
+    run whose every check is ``error`` (so the reports are still written)."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from validator.client import ProviderUnreachable, probe
+    from validator.runner import not_judged, run_checks
+
+    t0 = time.perf_counter()
+    try:
+        models = probe(client)
+    except ProviderUnreachable as exc:
+        err.print(f"oairef validate: provider unreachable: {exc}", markup=False)
+        run = not_judged(client.base_url, args.model or "?", settings, checks, f"provider unreachable: {exc}",
+                         args.strict)
+        run.duration_s, run.requests_sent = time.perf_counter() - t0, client.requests_sent
+        return run
+    model = args.model or _first_model(models.json())
+    if model is None:
+        reason = (f"GET {client.base_url}/models answered HTTP {models.status} without a model "
+                  f"({(models.failure or models.text)[:120]!r}); pass --model")
+        err.print(f"oairef validate: {reason}", markup=False)
+        run = not_judged(client.base_url, "?", settings, checks, reason, args.strict)
+        run.duration_s, run.requests_sent = time.perf_counter() - t0, client.requests_sent
+        return run
+    with Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                  TimeElapsedColumn(), TextColumn("{task.fields[detail]}"), console=err,
+                  transient=False) as progress:
+        task = progress.add_task("validating", total=len(checks), detail="")
+
+        def on_start(c: Check) -> None:
+            progress.update(task, description=c.id, detail="")
+
+        def on_done(r: Result) -> None:
+            progress.update(task, advance=1, detail=r.verdict)
+
+        def on_progress(msg: str) -> None:
+            progress.update(task, detail=msg)
+
+        run = run_checks(client, model, settings, checks, strict=args.strict, on_start=on_start,
+                         on_done=on_done, on_progress=on_progress)
+    run.duration_s = time.perf_counter() - t0
+    run.requests_sent = client.requests_sent
+    return run
 
 
 def _first_model(data: Any) -> str | None:

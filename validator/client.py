@@ -1,29 +1,127 @@
-"""Raw HTTP access to the provider under test.
+"""Raw HTTP access to the provider under test, bounded in time and size.
 
 The validator must send values a typed client would refuse (out-of-range temperatures, 21 stop
-strings, ...), so it speaks plain JSON over ``httpx``. Every exchange is bounded by a timeout, and
-the client keeps a short log of exchanges so that checks can attach them as evidence.
+strings, ...), so it speaks plain JSON over ``httpx``. Rules:
+
+- **A total deadline per exchange** (``timeout_s``, from the first byte sent to the last byte read),
+  not only between bytes: every socket read and write waits at most the time left (a network backend
+  that bounds each operation by a per-thread deadline), so a provider that never answers, or drips
+  one byte at a time — headers included —, ends the exchange when its deadline passes.
+- **Caps**: a body larger than ``max_body_bytes``, or a stream with more than ``max_events`` events
+  (or bytes beyond the body cap), is cut there; the exchange then records why (``failure``) and keeps
+  the status it had. That is an answer, and a wrong one.
+- **Transport failures** — no connection, the deadline passed, the provider hung up mid-body —
+  give ``status 0`` with the error as text (``transport`` is true). An error other than the deadline
+  is retried once within the same deadline (the validator's requests are seeded, so repeatable). After ``max_failures`` of them in
+  a row the client stops sending: every later exchange is a transport failure at once ("the
+  provider stopped answering"), so a dead provider costs a few deadlines, not one per request.
+- The client counts requests (``requests_sent``) so the report can say what each check cost.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import httpcore
 import httpx
 
 #: How much of a response body evidence keeps (characters).
 EXCERPT_CHARS = 600
+#: Default total deadline of one exchange (seconds).
+DEFAULT_TIMEOUT_S = 30.0
+#: The largest response body read (bytes); no answer of the validator's requests comes near it.
+MAX_BODY_BYTES = 8 * 1024 * 1024
+#: The most server-sent events read from one stream (the validator's streams have a few dozen).
+MAX_EVENTS = 2000
+#: Transport failures in a row after which the provider is taken to have stopped answering.
+MAX_CONSECUTIVE_FAILURES = 3
+#: How often an exchange is sent again, within its deadline, after a transport error that is not the
+#: deadline (connection reset or refused, hang-up): every request the validator sends is seeded and
+#: safe to repeat, and servers do close kept-alive connections under a client's feet.
+TRANSPORT_RETRIES = 1
+STOPPED = "the provider stopped answering"
 
 
 class ProviderUnreachable(RuntimeError):
     """The provider could not be reached at all (connection refused, DNS, timeout on /models)."""
 
 
+# ------------------------------------------------------------------------------ deadline backend
+_deadline = threading.local()
+
+
+class DeadlineExceeded(httpcore.TimeoutException):
+    """The exchange's total deadline passed."""
+
+
+def _bounded(timeout: float | None) -> float | None:
+    """``timeout`` shortened to the time left before this thread's exchange deadline."""
+    dl = getattr(_deadline, "at", None)
+    if dl is None:
+        return timeout
+    left = dl - time.monotonic()
+    if left <= 0:
+        raise DeadlineExceeded("the exchange's total deadline passed")
+    return left if timeout is None else min(timeout, left)
+
+
+class _DeadlineStream(httpcore.NetworkStream):
+    """A network stream whose every read and write waits at most until the exchange deadline."""
+
+    def __init__(self, inner: httpcore.NetworkStream) -> None:
+        self._inner = inner
+
+    def read(self, max_bytes: int, timeout: float | None = None) -> bytes:
+        return self._inner.read(max_bytes, _bounded(timeout))
+
+    def write(self, buffer: bytes, timeout: float | None = None) -> None:
+        self._inner.write(buffer, _bounded(timeout))
+
+    def close(self) -> None:
+        self._inner.close()
+
+    def start_tls(self, ssl_context: Any, server_hostname: str | None = None,
+                  timeout: float | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.start_tls(ssl_context, server_hostname, _bounded(timeout)))
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
+
+
+class _DeadlineBackend(httpcore.NetworkBackend):
+    """httpcore's synchronous backend with every connect, read and write bounded by the deadline."""
+
+    def __init__(self) -> None:
+        self._inner = httpcore.SyncBackend()
+
+    def connect_tcp(self, host: str, port: int, timeout: float | None = None, local_address: str | None = None,
+                    socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_tcp(host, port, _bounded(timeout), local_address, socket_options))
+
+    def connect_unix_socket(self, path: str, timeout: float | None = None,
+                            socket_options: Iterable[Any] | None = None) -> httpcore.NetworkStream:
+        return _DeadlineStream(self._inner.connect_unix_socket(path, _bounded(timeout), socket_options))
+
+    def sleep(self, seconds: float) -> None:
+        self._inner.sleep(seconds)
+
+
+def _transport(max_connections: int) -> httpx.HTTPTransport:
+    """httpx's transport over a connection pool that uses the deadline backend."""
+    transport = httpx.HTTPTransport(limits=httpx.Limits(max_connections=max_connections))
+    # httpx builds its pool without a backend option; swap in one with the same limits and ours.
+    transport._pool = httpcore.ConnectionPool(max_connections=max_connections,  # noqa: SLF001
+                                              network_backend=_DeadlineBackend())
+    return transport
+
+
+# ------------------------------------------------------------------------------------ exchanges
 @dataclass
 class Exchange:
     """One HTTP request and what came back."""
@@ -35,9 +133,17 @@ class Exchange:
     text: str
     elapsed_s: float
     events: list[str] | None = None  # SSE ``data:`` payloads, in order, for streamed requests
+    failure: str | None = None  # why the answer is incomplete or missing (a cap, the deadline, ...)
+
+    @property
+    def transport(self) -> bool:
+        """Nothing usable came back (no connection, deadline, hang-up, or the client had stopped)."""
+        return self.status == 0
 
     def json(self) -> Any:
-        """The body parsed as JSON, or ``None`` when it is not JSON."""
+        """The body parsed as JSON, or ``None`` when it is not JSON (or was cut by a cap)."""
+        if self.failure is not None:
+            return None
         try:
             return json.loads(self.text)
         except ValueError:
@@ -53,6 +159,8 @@ class Exchange:
         }
         if self.events is not None:
             out["events"] = len(self.events)
+        if self.failure is not None:
+            out["failure"] = self.failure
         return out
 
 
@@ -62,23 +170,38 @@ class Client:
 
     base_url: str
     api_key: str | None = None
-    timeout_s: float = 60.0
+    timeout_s: float = DEFAULT_TIMEOUT_S
     concurrency: int = 4
+    max_body_bytes: int = MAX_BODY_BYTES
+    max_events: int = MAX_EVENTS
+    max_failures: int = MAX_CONSECUTIVE_FAILURES
     _http: httpx.Client = field(init=False, repr=False)
     requests_sent: int = field(default=0, init=False)
+    consecutive_failures: int = field(default=0, init=False)
+    last_failure: str | None = field(default=None, init=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
         self.base_url = self.base_url.rstrip("/")
         headers = {"Content-Type": "application/json"}
         if self.api_key:
             headers["Authorization"] = f"Bearer {self.api_key}"
-        limits = httpx.Limits(max_connections=max(1, self.concurrency) + 2)
-        self._http = httpx.Client(headers=headers, timeout=self.timeout_s, limits=limits)
+        conns = max(1, self.concurrency) + 2
+        self._http = httpx.Client(headers=headers, timeout=httpx.Timeout(self.timeout_s),
+                                  transport=_transport(conns))
 
     @property
     def root_url(self) -> str:
         """The server root (``base_url`` without its trailing ``/v1``), where ``/extras`` lives."""
         return self.base_url[: -len("/v1")] if self.base_url.endswith("/v1") else self.base_url
+
+    @property
+    def stopped(self) -> bool:
+        """Whether ``max_failures`` transport failures in a row have been seen."""
+        return self.consecutive_failures >= self.max_failures
+
+    def stopped_reason(self) -> str:
+        return f"{STOPPED} ({self.consecutive_failures} transport failures in a row; last: {self.last_failure})"
 
     def close(self) -> None:
         self._http.close()
@@ -88,43 +211,80 @@ class Client:
             return self.root_url + path
         return self.base_url + path
 
-    def get(self, path: str) -> Exchange:
+    def _record(self, ex: Exchange) -> Exchange:
+        with self._lock:
+            if ex.transport:
+                self.consecutive_failures += 1
+                self.last_failure = ex.text[:200]
+            else:
+                self.consecutive_failures = 0
+        return ex
+
+    def _exchange(self, method: str, path: str, body: dict[str, Any] | None, stream: bool,
+                  max_events: int | None = None) -> Exchange:
+        with self._lock:
+            if self.stopped:
+                return Exchange(method, path, body, 0, self.stopped_reason(), 0.0, [] if stream else None, STOPPED)
+            self.requests_sent += 1
         t0 = time.perf_counter()
-        self.requests_sent += 1
-        r = self._http.get(self._url(path))
-        return Exchange("GET", path, None, r.status_code, r.text, time.perf_counter() - t0)
+        _deadline.at = time.monotonic() + self.timeout_s
+        try:
+            for attempt in range(1 + TRANSPORT_RETRIES):
+                events: list[str] | None = [] if stream else None
+                try:
+                    with self._http.stream(method, self._url(path), json=body) as r:
+                        text, failure = self._read(r, events, max_events or self.max_events)
+                        status = r.status_code
+                    break
+                except httpx.TimeoutException as exc:
+                    ex = Exchange(method, path, body, 0, f"no complete answer within the {self.timeout_s:g} s "
+                                  f"deadline ({type(exc).__name__})", time.perf_counter() - t0, events, "deadline")
+                    return self._record(ex)
+                except httpx.HTTPError as exc:
+                    if attempt < TRANSPORT_RETRIES:
+                        continue  # e.g. a kept-alive connection the server had just closed: the same request again
+                    ex = Exchange(method, path, body, 0, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0,
+                                  events, "transport")
+                    return self._record(ex)
+        finally:
+            _deadline.at = None
+        return self._record(Exchange(method, path, body, status, text, time.perf_counter() - t0, events, failure))
+
+    def _read(self, r: httpx.Response, events: list[str] | None, max_events: int) -> tuple[str, str | None]:
+        """The body (or, for streams, the raw lines with ``events`` filled in) and the cap it hit, if any."""
+        if events is None or r.status_code != 200:
+            size, chunks = 0, []
+            for chunk in r.iter_bytes():
+                size += len(chunk)
+                if size > self.max_body_bytes:
+                    head = b"".join(chunks)[:EXCERPT_CHARS].decode("utf-8", "replace")
+                    return head, f"the body exceeds the {self.max_body_bytes} byte cap"
+                chunks.append(chunk)
+            return b"".join(chunks).decode(r.encoding or "utf-8", "replace"), None
+        lines: list[str] = []
+        size = 0
+        for line in r.iter_lines():
+            lines.append(line)
+            size += len(line) + 1
+            if line.startswith("data:"):
+                events.append(line[5:].strip())
+            if len(events) > max_events:
+                return "\n".join(lines[-20:]), f"the stream did not end within {max_events} events"
+            if size > self.max_body_bytes:
+                return "\n".join(lines[-20:]), f"the stream exceeds the {self.max_body_bytes} byte cap"
+        return "\n".join(lines), None
+
+    def get(self, path: str) -> Exchange:
+        return self._exchange("GET", path, None, stream=False)
 
     def post(self, path: str, body: dict[str, Any]) -> Exchange:
-        """POST ``body`` as JSON; transport failures become status 0 with the error as text."""
-        t0 = time.perf_counter()
-        self.requests_sent += 1
-        try:
-            r = self._http.post(self._url(path), json=body)
-        except httpx.HTTPError as exc:
-            return Exchange("POST", path, body, 0, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0)
-        return Exchange("POST", path, body, r.status_code, r.text, time.perf_counter() - t0)
+        """POST ``body`` as JSON (transport failures become status 0 with the error as text)."""
+        return self._exchange("POST", path, body, stream=False)
 
-    def stream(self, path: str, body: dict[str, Any], max_events: int = 5000) -> Exchange:
-        """POST a streaming request; collect the SSE ``data:`` payloads (bounded by ``max_events``)."""
-        t0 = time.perf_counter()
-        self.requests_sent += 1
-        events: list[str] = []
-        raw_lines: list[str] = []
-        try:
-            with self._http.stream("POST", self._url(path), json=body) as r:
-                if r.status_code != 200:
-                    r.read()
-                    return Exchange("POST", path, body, r.status_code, r.text, time.perf_counter() - t0, [])
-                for line in r.iter_lines():
-                    raw_lines.append(line)
-                    if line.startswith("data:"):
-                        events.append(line[5:].strip())
-                        if len(events) >= max_events:
-                            break
-                status = r.status_code
-        except httpx.HTTPError as exc:
-            return Exchange("POST", path, body, 0, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0, events)
-        return Exchange("POST", path, body, status, "\n".join(raw_lines), time.perf_counter() - t0, events)
+    def stream(self, path: str, body: dict[str, Any], max_events: int | None = None) -> Exchange:
+        """POST a streaming request; collect the SSE ``data:`` payloads (at most ``max_events``, default
+        ``self.max_events``, and the body cap)."""
+        return self._exchange("POST", path, body, stream=True, max_events=max_events)
 
     def post_many(self, path: str, bodies: Iterable[dict[str, Any]]) -> list[Exchange]:
         """POST several bodies with at most ``concurrency`` in flight; results in input order."""
@@ -137,8 +297,7 @@ class Client:
 
 def probe(client: Client) -> Exchange:
     """GET /models; raise :class:`ProviderUnreachable` when nothing answers."""
-    try:
-        ex = client.get("/models")
-    except httpx.HTTPError as exc:
-        raise ProviderUnreachable(f"cannot reach {client.base_url}/models: {type(exc).__name__}: {exc}") from exc
+    ex = client.get("/models")
+    if ex.transport:
+        raise ProviderUnreachable(f"cannot reach {client.base_url}/models: {ex.text}")
     return ex

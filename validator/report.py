@@ -1,27 +1,33 @@
 """Rendering a run: a rich table, JSON with a stable schema, and Markdown.
 
-JSON schema (``schema_version`` 1; fields are only ever added)::
+JSON schema (``schema_version`` 1; fields and verdict values are only ever added)::
 
     {
       "schema_version": 1,
       "tool": "oairef validate",
       "provider": {"base_url": str, "model": str},
       "settings": {"samples": int, "alpha": float, "seed": int, "quick": bool,
-                   "max_requests_per_check": int, "time_budget_s": float, "strict": bool},
-      "summary": {"pass": int, "fail": int, "unsupported": int, "skipped": int,
-                  "failed": bool, "duration_s": float, "requests": int},
+                   "max_requests_per_check": int, "time_budget_s": float, "strict": bool,
+                   "endpoints": [str], "logprobs": "auto"|"require"|"never"},
+      "summary": {"pass": int, "fail": int, "unsupported": int, "skipped": int, "error": int,
+                  "failed": bool, "exit_status": int, "duration_s": float, "requests": int},
       "checks": [{
-          "id": str, "title": str, "verdict": "pass"|"fail"|"unsupported"|"skipped",
+          "id": str, "title": str, "verdict": "pass"|"fail"|"unsupported"|"skipped"|"error",
           "summary": str, "rule": str, "method": str, "statistical": bool, "duration_s": float,
+          "requests": int,
+          "parts": [{"endpoint": str, "verdict": str, "summary": str, "method"?: "logprobs"|"samples"}],
           "failures": [str],
-          "tests": [{"name", "statistic", "df", "p_value", "p_holm", "n",
-                     "min_detectable_w"?, "min_detectable_rate"?, "observed"?, "expected"?, "note"?}],
-          "details": {...check-specific...},
-          "evidence": [{"request": str, "body": obj|null, "status": int, "response": str, "events"?: int}]
+          "tests": [{"name", "statistic", "df", "p_value", "p_holm", "n", "endpoint"?, "method"?,
+                     "min_detectable_w"?, "min_detectable_rate"?, "detectable"?, "observed"?, "expected"?,
+                     "note"?}],
+          "details": {...check-specific, per endpoint...},
+          "evidence": [{"request": str, "body": obj|null, "status": int, "response": str, "events"?: int,
+                        "failure"?: str}]
       }]
     }
 
 ``verdict`` is the check's own verdict; with ``strict`` the summary counts ``unsupported`` as ``fail``.
+``error`` means the check could not be judged (the provider gave no usable answer).
 """
 
 from __future__ import annotations
@@ -35,7 +41,7 @@ from validator.context import VERDICTS
 from validator.runner import Run
 
 SCHEMA_VERSION = 1
-COLOURS = {"pass": "green", "fail": "bold red", "unsupported": "yellow", "skipped": "dim"}
+COLOURS = {"pass": "green", "fail": "bold red", "unsupported": "yellow", "skipped": "dim", "error": "magenta"}
 
 
 def to_json(run: Run) -> dict[str, Any]:
@@ -44,9 +50,10 @@ def to_json(run: Run) -> dict[str, Any]:
         "schema_version": SCHEMA_VERSION,
         "tool": "oairef validate",
         "provider": {"base_url": run.base_url, "model": run.model},
-        "settings": {**run.settings.__dict__, "strict": run.strict},
+        "settings": {**run.settings.__dict__, "endpoints": list(run.settings.endpoints), "strict": run.strict},
         "summary": {**{v: counts.get(v, 0) for v in VERDICTS}, "failed": run.failed,
-                    "duration_s": round(run.duration_s, 2), "requests": run.requests_sent},
+                    "exit_status": run.exit_status, "duration_s": round(run.duration_s, 2),
+                    "requests": run.requests_sent},
         "checks": [r.as_dict() for r in run.results],
     }
 
@@ -63,6 +70,12 @@ def _fmt_p(p: float | None) -> str:
     return "-" if p is None else f"{p:.3g}"
 
 
+def parts_text(parts: list[dict[str, Any]]) -> str:
+    """``completions: pass (logprobs), chat: unsupported`` — each endpoint's verdict and method."""
+    return ", ".join(f"{p['endpoint']}: {p['verdict']}" + (f" ({p['method']})" if p.get("method") else "")
+                     for p in parts) or "-"
+
+
 def to_markdown(run: Run, title: str = "oairef validate report", preface: str = "") -> str:
     data = to_json(run)
     s = data["summary"]
@@ -71,32 +84,42 @@ def to_markdown(run: Run, title: str = "oairef validate report", preface: str = 
         "",
         *([preface, ""] if preface else []),
         f"Provider `{run.base_url}`, model `{run.model}`. "
-        f"{s['pass']} pass, {s['fail']} fail, {s['unsupported']} unsupported, {s['skipped']} skipped "
-        f"({s['requests']} requests, {s['duration_s']} s). Settings: samples {run.settings.samples}, "
-        f"alpha {run.settings.alpha:g} per check (Holm within a check), seed {run.settings.seed}"
+        f"{s['pass']} pass, {s['fail']} fail, {s['unsupported']} unsupported, {s['skipped']} skipped, "
+        f"{s['error']} error ({s['requests']} requests, {s['duration_s']} s). Settings: samples "
+        f"{run.settings.samples}, alpha {run.settings.alpha:g} per check (Holm within a check), seed "
+        f"{run.settings.seed}, endpoints {', '.join(run.settings.endpoints)}, logprobs {run.settings.logprobs}"
         f"{', quick' if run.settings.quick else ''}{', strict' if run.strict else ''}.",
         "",
-        "| check | verdict | summary |",
-        "|---|---|---|",
+        "| check | verdict | per endpoint (method) | requests | summary |",
+        "|---|---|---|---|---|",
     ]
     for c in data["checks"]:
-        lines.append(f"| `{c['id']}` | **{c['verdict']}** | {_cell(c['summary'])[:300]} |")
+        lines.append(f"| `{c['id']}` | **{c['verdict']}** | {parts_text(c['parts'])} | {c['requests']} "
+                     f"| {_cell(c['summary'])[:300]} |")
     lines += ["", "## Details", ""]
     for c in data["checks"]:
         lines += [f"### `{c['id']}` — {c['verdict']}", "", f"*{c['title']}.*", "",
                   f"- **Rule:** {_cell(c['rule'])}", f"- **Method:** {_cell(c['method'])}",
-                  f"- **Result:** {_cell(c['summary'])}"]
+                  f"- **Requests:** {c['requests']}"]
+        for p in c["parts"]:
+            lines.append(f"- **{p['endpoint']}** — {p['verdict']}" + (f", method {p['method']}" if p.get("method")
+                                                                     else "") + f": {_cell(p['summary'])[:400]}")
+        if not c["parts"]:
+            lines.append(f"- **Result:** {_cell(c['summary'])}")
         for f in c["failures"][:8]:
             lines.append(f"  - {_cell(str(f))[:400]}")
         if c["tests"]:
-            lines += ["", "| test | n | statistic | df | p | Holm p | detectable (99 % power) |", "|---|---|---|---|---|---|---|"]
+            lines += ["", "| test | method | n | statistic | df | p | Holm p | detectable (99 % power) |",
+                      "|---|---|---|---|---|---|---|---|"]
             for t in c["tests"]:
                 mde = (f"w = {t['min_detectable_w']}" if "min_detectable_w" in t else
                        f"rate = {t['min_detectable_rate']}" if "min_detectable_rate" in t else "-")
-                lines.append(f"| {_cell(t['name'])} | {t['n']} | {t['statistic']} | {t['df']} | {_fmt_p(t['p_value'])} "
+                if t.get("detectable"):
+                    mde += f"; {t['detectable']}"
+                lines.append(f"| {_cell(t['name'])} | {t.get('method', '-')} | {t['n']} | {t['statistic']} | {t['df']} | {_fmt_p(t['p_value'])} "
                              f"| {_fmt_p(t.get('p_holm'))} | {mde} |")
             obs = [t for t in c["tests"] if "observed" in t]
-            for t in obs[:4]:
+            for t in obs[:8]:
                 lines.append(f"\n<sub>{_cell(t['name'])}: observed {json.dumps(t['observed'], ensure_ascii=False)}; "
                              f"predicted {json.dumps(t.get('expected', {}), ensure_ascii=False)}</sub>")
         if c["evidence"]:
@@ -119,11 +142,14 @@ def results_table(run: Run) -> Any:
     table = Table(title=f"oairef validate — {run.base_url} ({run.model})")
     table.add_column("check", no_wrap=True)
     table.add_column("verdict")
+    table.add_column("per endpoint", overflow="fold")
+    table.add_column("requests", justify="right")
     table.add_column("min Holm p", justify="right")
     table.add_column("summary", overflow="fold")
     for r in run.results:
         v = run.effective(r)
         tests = r.outcome.tests if r.outcome else []
         pmin = min((t.p_holm for t in tests if t.p_holm is not None), default=None)
-        table.add_row(r.check.id, f"[{COLOURS[v]}]{v}[/]", _fmt_p(pmin), r.summary[:200])
+        parts = parts_text([p.as_dict() for p in r.outcome.parts]) if r.outcome else "-"
+        table.add_row(r.check.id, f"[{COLOURS[v]}]{v}[/]", parts, str(r.requests), _fmt_p(pmin), r.summary[:200])
     return table

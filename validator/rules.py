@@ -58,6 +58,8 @@ LOGPROBS = (
     "Contract: text_offset counts characters from the start of the prompt."
 )
 ECHO = '001, echo: "除了完成之外，还要回显提示。" (echo back the prompt in addition to the completion).'
+#: The reporting modes the contract names (SEMANTICS.md, "Reported log-probabilities"); the default first.
+LOGPROBS_MODES = ("raw", "processed")
 LOGPROBS_MODE = (
     "Docs are silent on whether logprobs reflect sampling parameters; contract (SEMANTICS.md, "
     '"Reported log-probabilities"): default mode raw = log_softmax of the unmodified model logits, '
@@ -89,8 +91,10 @@ UNKNOWN_MODEL = (
 )
 SCHEMA = (
     "000 response body: id, object, created, model, choices[] {text, index, logprobs, finish_reason}, "
-    "usage {prompt_tokens, completion_tokens, total_tokens}, all required as transcribed in spec/openai.yaml; "
-    "checked with the generated pydantic models."
+    "usage {prompt_tokens, completion_tokens, total_tokens}; 001: chat choices carry a message and a "
+    "finish_reason; models list each model's owner. Checked with the generated pydantic models "
+    "(spec/openai.yaml): a missing field the docs name fails; a missing field only the spec carries (added "
+    "to the API later, e.g. chat's message.refusal) is reported, and fails with --strict."
 )
 DEFAULTS = (
     '001: "temperature 数字 可选的 默认为1", "top_p 数字 可选项 默认为1", "presence_penalty … 默认为0", '
@@ -101,3 +105,27 @@ DEFAULTS = (
 GREEDY = (
     TEMPERATURE + " At temperature 0 the token is the argmax of the logits (ties to the lowest id)."
 )
+
+#: Response fields the seed docs name, per response schema (``*`` is any list index). A spec-required
+#: field missing from a body is a failure when it is named here; when it is not (a later addition the
+#: spec carries, e.g. chat's ``message.refusal`` or ``choices[].logprobs``, or ``Model.created``), it is
+#: reported, and fails only with ``--strict``.
+#: - completions: 000's response body listing (id, object, created, model, choices[] {text, index,
+#:   logprobs, finish_reason}, usage {prompt_tokens, completion_tokens, total_tokens}); streamed chunks
+#:   share the shape (001 stream: "data-only server-sent events"), usage aside;
+#: - chat: 001 "发出请求" (a chat completion whose choices carry a message and finish_reason "stop"; n
+#:   messages) in the same envelope and usage as completions;
+#: - models: 001 "列出模型" (each model's basic information, "例如所有者" — e.g. its owner);
+#: - errors: the contract (SEMANTICS.md "Errors"), every field.
+_ENVELOPE = {"id", "object", "created", "model", "choices", "choices.*.index", "choices.*.finish_reason"}
+_USAGE = {"usage", "usage.prompt_tokens", "usage.completion_tokens", "usage.total_tokens"}
+#: by body kind: the schema name, or "<schema> chunk" for a streamed chunk
+DOC_FIELDS: dict[str, frozenset[str]] = {
+    "CreateCompletionResponse": frozenset(_ENVELOPE | _USAGE | {"choices.*.text", "choices.*.logprobs"}),
+    "CreateCompletionResponse chunk": frozenset(_ENVELOPE | {"choices.*.text"}),
+    "CreateChatCompletionResponse": frozenset(_ENVELOPE | _USAGE | {"choices.*.message", "choices.*.message.role",
+                                                                    "choices.*.message.content"}),
+    "CreateChatCompletionStreamResponse chunk": frozenset(_ENVELOPE | {"choices.*.delta"}),
+    "ListModelsResponse": frozenset({"object", "data", "data.*.id", "data.*.object", "data.*.owned_by"}),
+    "ErrorResponse": frozenset({"error", "error.message", "error.type", "error.param", "error.code"}),
+}

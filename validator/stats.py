@@ -6,6 +6,10 @@ Rules:
   (so the chi-square approximation holds at small alphas); a bin with predicted probability 0 and a
   positive count is impossible under the prediction and gives p = 0.
 - Several tests in one family are corrected with Holm's step-down method (family-wise error <= alpha).
+- Without logprobs, samples under several settings are tested against one unknown base distribution
+  (a nuisance parameter fitted in the same run): :func:`shared_base_test` is the likelihood-ratio test
+  of that constrained joint multinomial fit, and :func:`detectable_range` its power in the units of
+  the parameter under test.
 - Power is reported as the minimum detectable effect: the smallest Cohen's w
   (``w = sqrt(sum (p1 - p0)^2 / p0)``) that the test detects with probability ``power`` at ``alpha``,
   from the noncentral chi-square with noncentrality ``N * w^2``.
@@ -13,7 +17,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -131,3 +135,171 @@ def cohens_w(observed: Sequence[int] | np.ndarray, expected_p: Sequence[float] |
     f = obs / n
     keep = p > 0
     return float(np.sqrt((((f - p) ** 2)[keep] / p[keep]).sum()))
+
+
+# ------------------------------------------------------------------------ one base, several arms
+@dataclass(frozen=True)
+class Arm:
+    """Samples drawn under one setting, counted over categories shared by every arm.
+
+    The setting maps the unknown base distribution ``p`` (the nuisance parameter) to
+    ``q ∝ exp((log p + shift) / temperature)`` over the categories: temperature alone gives
+    ``q ∝ p^(1/T)``; a logit_bias or penalty on a category is a ``shift`` there. Conditioning on the
+    sample being one of the categories is exact (the normaliser cancels), so the categories need not
+    cover the distribution. A pooled category (e.g. "everything else") is valid only at temperature 1
+    with no shift on its members."""
+
+    counts: tuple[float, ...]
+    temperature: float = 1.0
+    shift: tuple[float, ...] | None = None
+
+    def logits(self, theta: np.ndarray) -> np.ndarray:
+        s = np.zeros_like(theta) if self.shift is None else np.asarray(self.shift, dtype=float)
+        return (theta + s) / self.temperature
+
+
+@dataclass(frozen=True)
+class SharedBaseResult:
+    """Outcome of :func:`shared_base_test`: the likelihood-ratio statistic of "one base ``p`` explains
+    every arm" against "each arm has its own distribution", its df and p-value, and the fitted base."""
+
+    statistic: float
+    df: int
+    p_value: float
+    n: int
+    base: np.ndarray  # fitted p over the kept categories (sums to 1)
+    kept: tuple[int, ...]  # indices of the categories with at least one sample
+
+
+def _softmax(z: np.ndarray) -> np.ndarray:
+    w = np.exp(z - z.max())
+    return w / w.sum()
+
+
+def _loglik(theta: np.ndarray, arms: Sequence[Arm]) -> float:
+    total = 0.0
+    for a in arms:
+        z = a.logits(theta)
+        lse = z.max() + np.log(np.exp(z - z.max()).sum())
+        c = np.asarray(a.counts, dtype=float)
+        total += float((c * (z - lse)).sum())
+    return total
+
+
+def fit_shared_base(arms: Sequence[Arm], max_iter: int = 200) -> np.ndarray:
+    """Maximum-likelihood ``log p`` (first category fixed at 0) shared by ``arms``: Newton's method with
+    step halving on a concave log-likelihood (each arm's is concave in ``log p``)."""
+    k = len(arms[0].counts)
+    pooled = sum(np.asarray(a.counts, dtype=float) for a in arms) + 0.5
+    theta = np.log(pooled / pooled.sum())
+    theta -= theta[0]
+    current = _loglik(theta, arms)
+    for _ in range(max_iter):
+        grad = np.zeros(k)
+        hess = np.zeros((k, k))
+        for a in arms:
+            c = np.asarray(a.counts, dtype=float)
+            n = c.sum()
+            if n <= 0:
+                continue
+            q = _softmax(a.logits(theta))
+            grad += (c - n * q) / a.temperature
+            hess -= (n / a.temperature**2) * (np.diag(q) - np.outer(q, q))
+        g = grad[1:]
+        if np.abs(g).max(initial=0.0) < 1e-10 * (1.0 + sum(sum(a.counts) for a in arms)):
+            break
+        step = np.linalg.lstsq(-hess[1:, 1:], g, rcond=None)[0]
+        t = 1.0
+        while t > 1e-12:
+            cand = theta.copy()
+            cand[1:] += t * step
+            value = _loglik(cand, arms)
+            if value >= current - 1e-12:
+                break
+            t /= 2
+        if t <= 1e-12:
+            break
+        improved = value - current
+        theta, current = cand, value
+        if abs(improved) < 1e-12:
+            break
+    return theta
+
+
+def shared_base_test(arms: Sequence[Arm]) -> SharedBaseResult:
+    """Likelihood-ratio test of the constrained joint multinomial fit (one base ``p`` for every arm,
+    each arm's distribution its known transform of ``p``) against the unconstrained one (a free
+    distribution per arm). ``G = 2 (L_free - L_shared)`` is chi-square with ``(A - 1)(K - 1)`` degrees
+    of freedom for ``A`` arms over ``K`` categories. Categories without any sample are dropped first.
+    Counts may be fractional (expected counts, for power)."""
+    if len(arms) < 2:
+        raise ValueError("a shared-base test needs at least two arms")
+    k = len(arms[0].counts)
+    if any(len(a.counts) != k or (a.shift is not None and len(a.shift) != k) for a in arms):
+        raise ValueError("every arm must count (and shift) the same categories")
+    if any(a.temperature <= 0 for a in arms):
+        raise ValueError("arm temperatures must be positive")
+    total = sum(np.asarray(a.counts, dtype=float) for a in arms)
+    kept = tuple(int(i) for i in np.flatnonzero(total > 0))
+    n = int(round(float(total.sum())))
+    if len(kept) < 2:
+        base = np.ones(len(kept)) / max(len(kept), 1)
+        return SharedBaseResult(0.0, 0, 1.0, n, base, kept)
+    sub = [Arm(tuple(np.asarray(a.counts, dtype=float)[list(kept)]), a.temperature,
+               None if a.shift is None else tuple(np.asarray(a.shift, dtype=float)[list(kept)])) for a in arms]
+    theta = fit_shared_base(sub)
+    free = 0.0
+    for a in sub:
+        c = np.asarray(a.counts, dtype=float)
+        if c.sum() > 0:
+            with np.errstate(divide="ignore", invalid="ignore"):
+                free += float(np.where(c > 0, c * np.log(c / c.sum()), 0.0).sum())
+    g = max(0.0, 2.0 * (free - _loglik(theta, sub)))
+    used = sum(1 for a in sub if sum(a.counts) > 0)
+    df = (used - 1) * (len(kept) - 1)
+    p = float(sps.chi2.sf(g, df)) if df > 0 else 1.0
+    return SharedBaseResult(g, df, p, n, _softmax(theta), kept)
+
+
+def transformed(base: Sequence[float] | np.ndarray, temperature: float = 1.0,
+                shift: Sequence[float] | None = None) -> np.ndarray:
+    """``q ∝ exp((log p + shift) / T)`` over the categories of ``base``."""
+    p = np.asarray(base, dtype=float)
+    with np.errstate(divide="ignore"):
+        z = np.log(p)
+    if shift is not None:
+        z = z + np.asarray(shift, dtype=float)
+    return _softmax(z / temperature)
+
+
+def detectable_range(expected_arms: Callable[[float], Sequence[Arm]], nominal: float, low: float, high: float,
+                     alpha: float, power: float = 0.99) -> tuple[float | None, float | None]:
+    """The values of a parameter, below and above ``nominal``, that a shared-base test detects with
+    ``power`` at ``alpha``: ``expected_arms(v)`` gives the arms' expected counts when the provider
+    applies ``v`` (the arms' transforms stay the nominal ones); their LR statistic is the noncentrality
+    of the test's chi-square. ``None`` on a side where even ``low`` / ``high`` is not detected."""
+
+    def excess(v: float) -> float:
+        res = shared_base_test(expected_arms(v))
+        if res.df <= 0:
+            return -power
+        crit = sps.chi2.isf(alpha, res.df)
+        return float(sps.ncx2.sf(crit, res.df, max(res.statistic, 1e-12))) - power
+
+    out: list[float | None] = []
+    for edge in (low, high):
+        if excess(edge) < 0:
+            out.append(None)
+            continue
+        out.append(float(optimize.brentq(excess, min(edge, nominal), max(edge, nominal), xtol=1e-4)))
+    return out[0], out[1]
+
+
+def clopper_pearson(k: int, n: int, confidence: float) -> tuple[float, float]:
+    """Two-sided Clopper-Pearson interval for a binomial proportion ``k / n`` at ``confidence``."""
+    if n <= 0:
+        return 0.0, 1.0
+    a = 1.0 - confidence
+    lo = 0.0 if k == 0 else float(sps.beta.ppf(a / 2, k, n - k + 1))
+    hi = 1.0 if k == n else float(sps.beta.ppf(1 - a / 2, k + 1, n - k))
+    return lo, hi

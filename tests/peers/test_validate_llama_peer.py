@@ -54,7 +54,9 @@ def peer_run(server: tuple[str, str]) -> Iterator[Run]:
     url, model = server
     client = Client(url, concurrency=2, timeout_s=30)
     try:
-        yield run_checks(client, model, Settings(samples=200, seed=0, quick=True, time_budget_s=30.0),
+        # the assertions below are about completions; the chat results are in the report
+        yield run_checks(client, model, Settings(samples=200, seed=0, quick=True, time_budget_s=30.0,
+                                                 endpoints=("completions",)),
                          select(CHECKS))
     finally:
         client.close()
@@ -86,6 +88,8 @@ def test_known_departures_are_detected(peer_run: Run) -> None:
 def test_what_it_honours_passes(peer_run: Run) -> None:
     v = verdicts(peer_run)
     assert v["sampling.greedy"] == "pass"
+    for check_id in MACHINE_DEPENDENT:  # judged (pass or fail, depending on the machine), never an error
+        assert v[check_id] in ("pass", "fail")
     mode = next(r for r in peer_run.results if r.check.id == "logprobs.mode")
     assert mode.verdict == "pass" and mode.outcome is not None and mode.outcome.details["mode"] == "raw"
 

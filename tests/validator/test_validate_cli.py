@@ -42,13 +42,20 @@ def test_a_failing_provider_exits_1(tmp_path: Path) -> None:
     assert shape["verdict"] == "fail" and shape["evidence"]
 
 
-def test_unreachable_provider_exits_2_with_a_message(capsys: pytest.CaptureFixture[str]) -> None:
+def test_unreachable_provider_exits_2_with_a_message_and_the_reports(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    code = main(["validate", "--base-url", f"http://127.0.0.1:{port}/v1", "--checks", "errors.shape"])
+    js, md = tmp_path / "r.json", tmp_path / "r.md"
+    code = main(["validate", "--base-url", f"http://127.0.0.1:{port}/v1", "--checks", "errors.*",
+                 "--json", str(js), "--markdown", str(md)])
     err = capsys.readouterr().err
     assert code == 2 and "unreachable" in err and "Traceback" not in err
+    data = json.loads(js.read_text())
+    assert data["summary"]["exit_status"] == 2 and data["summary"]["error"] == 3
+    assert {c["verdict"] for c in data["checks"]} == {"error"}
+    assert "| `errors.shape` | **error** |" in md.read_text()
 
 
 @pytest.mark.parametrize(
@@ -59,6 +66,7 @@ def test_unreachable_provider_exits_2_with_a_message(capsys: pytest.CaptureFixtu
         (["--concurrency", "0"], "--concurrency"),
         (["--checks", "nothing.*"], "matches no check"),
         (["--base-url", "localhost:8000"], "--base-url"),
+        (["--timeout", "0"], "--timeout"),
     ],
 )
 def test_usage_errors_exit_2(argv: list[str], needle: str, capsys: pytest.CaptureFixture[str]) -> None:

@@ -1,4 +1,5 @@
-"""The validator against the reference provider: no false alarm (five seeds), every fault caught."""
+"""The validator against the reference provider: no false alarm (five seeds, both endpoints, with and
+without logprobs), every fault caught by its own check (with and without logprobs)."""
 
 from __future__ import annotations
 
@@ -36,19 +37,36 @@ def reference_url() -> Iterator[str]:
         yield url
 
 
+#: faults whose check differs without logprobs: samples carry no absolute logit scale, so a temperature
+#: rescaled at every T is indistinguishable from a logit_bias of the wrong size (sampling.logit_bias)
+FAULT_CHECKS_NEVER = {**FAULT_CHECKS, "temperature_rescaled": "sampling.logit_bias"}
+STATISTICAL_FAULTS = sorted(f for f, c in FAULT_CHECKS.items() if REGISTRY[c].statistical or c == "sampling.greedy")
+
+
+@pytest.mark.parametrize("logprobs", ["auto", "never"])
 @pytest.mark.parametrize("seed", [1, 2, 3, 4, 5])
-def test_reference_provider_passes_every_check(reference_url: str, seed: int) -> None:
+def test_reference_provider_passes_every_check(reference_url: str, seed: int, logprobs: str) -> None:
     client = Client(reference_url, concurrency=2)
     try:
-        run = run_checks(client, "tiny", Settings(samples=600, seed=seed, quick=True), select(None))
+        run = run_checks(client, "tiny", Settings(samples=600, seed=seed, quick=True, logprobs=logprobs),
+                         select(None))
     finally:
         client.close()
     verdicts = {r.check.id: r.verdict for r in run.results}
     assert set(verdicts) == set(REGISTRY)
     bad = {r.check.id: (r.verdict, r.summary) for r in run.results if r.verdict != "pass"}
     assert not bad, bad
+    want = "logprobs" if logprobs == "auto" else "samples"
+    for r in run.results:
+        assert r.outcome is not None
+        parts = {p.endpoint: p for p in r.outcome.parts}
+        assert set(parts) - {"models"} == set(REGISTRY[r.check.id].endpoints), r.check.id
+        if r.check.statistical:
+            assert {p.method for p in parts.values()} == {want}, r.check.id
+            assert {t.endpoint for t in r.outcome.tests} == {"completions", "chat"}, r.check.id
+            assert all(t.name.startswith(t.endpoint + ": ") for t in r.outcome.tests)
     stats = [t for r in run.results if r.outcome for t in r.outcome.tests]
-    assert len(stats) >= 10 and all(t.p_holm is not None and t.p_holm > 1e-4 for t in stats)
+    assert len(stats) >= 20 and all(t.p_holm is not None and t.p_holm > 1e-4 for t in stats)
 
 
 def test_every_fault_has_a_check() -> None:
@@ -58,14 +76,26 @@ def test_every_fault_has_a_check() -> None:
     assert set(FAULT_CHECKS.values()) <= set(REGISTRY)
 
 
-@pytest.mark.parametrize("fault", sorted(FAULT_CHECKS))
-def test_fault_is_caught_by_its_check(fault: str) -> None:
-    check_id = FAULT_CHECKS[fault]
+def run_fault(fault: str, check_id: str, settings: Settings) -> list[str]:
+    """The endpoints on which ``check_id`` failed against the provider with ``fault``."""
     with run_in_thread("tiny", fault=fault) as url:
         client = Client(url, concurrency=2)
         try:
-            run = run_checks(client, "tiny", Settings(samples=600, seed=7, quick=True), select(check_id))
+            run = run_checks(client, "tiny", settings, select(check_id))
         finally:
             client.close()
     (result,) = run.results
     assert result.verdict == "fail", (fault, result.summary)
+    assert result.outcome is not None
+    return [p.endpoint for p in result.outcome.parts if p.verdict == "fail"]
+
+
+@pytest.mark.parametrize("fault", sorted(FAULT_CHECKS))
+def test_fault_is_caught_by_its_check(fault: str) -> None:
+    run_fault(fault, FAULT_CHECKS[fault], Settings(samples=600, seed=7, quick=True))
+
+
+@pytest.mark.parametrize("fault", STATISTICAL_FAULTS)
+def test_fault_is_caught_without_logprobs(fault: str) -> None:
+    failed = run_fault(fault, FAULT_CHECKS_NEVER[fault], Settings(samples=4000, seed=7, quick=True, logprobs="never"))
+    assert failed

@@ -145,3 +145,61 @@ def test_logprob_shape_finds_each_defect(mutate: Callable[[dict[str, Any]], Any]
     mutate(c)
     problems = completion_logprob_problems(c, 1, "abc", echo=False)
     assert any(needle in p for p in problems), problems
+
+
+def schema_server(drop_usage: bool) -> Handler:
+    """Documented bodies without the fields added later (Model.created, the chat message's refusal, chat
+    choices' logprobs); with ``drop_usage``, completions also lack usage, which the docs name."""
+
+    def handler(path: str, body: dict[str, Any]) -> tuple[int, Any]:
+        if path.endswith("/models"):
+            return 200, {"object": "list", "data": [{"id": "m", "object": "model", "owned_by": "me"}]}
+        if body.get("temperature") == 5:
+            return 400, {"error": {"message": "temperature", "type": "invalid_request_error", "param": "temperature",
+                                   "code": None}}
+        usage = {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2}
+        if path.endswith("/chat/completions"):
+            return 200, {"id": "c", "object": "chat.completion", "created": 1, "model": "m", "usage": usage,
+                         "choices": [{"index": 0, "finish_reason": "length",
+                                      "message": {"role": "assistant", "content": "a"}}]}
+        out = {"id": "c", "object": "text_completion", "created": 1, "model": "m", "usage": usage,
+               "choices": [{"index": i, "text": "a", "logprobs": None, "finish_reason": "length"}
+                           for i in range(body.get("n") or 1)]}
+        if drop_usage:
+            del out["usage"]
+        return 200, out
+
+    return handler
+
+
+def run_schema(handler: Handler, strict: bool) -> Any:
+    gen = canned_server(handler)
+    url = next(gen)
+    try:
+        client = Client(url, concurrency=1, timeout_s=10)
+        result = run_check(REGISTRY["schema.responses"], Context(client, "m", Settings(samples=50, strict=strict)))
+        client.close()
+        return result
+    finally:
+        next(gen, None)
+
+
+def test_schema_reports_later_additions_without_failing() -> None:
+    r = run_schema(schema_server(drop_usage=False), strict=False)
+    assert r.verdict == "pass", r.summary
+    later = json.dumps(r.outcome.details)
+    for field in ("data.*.created", "choices.*.message.refusal", "choices.*.logprobs"):
+        assert field in later
+    assert "later additions missing" in r.summary
+
+
+def test_schema_strict_fails_later_additions() -> None:
+    r = run_schema(schema_server(drop_usage=False), strict=True)
+    assert r.verdict == "fail" and any("--strict" in f and "refusal" in f for f in r.outcome.failures)
+
+
+def test_schema_fails_a_missing_field_the_docs_name() -> None:
+    r = run_schema(schema_server(drop_usage=True), strict=False)
+    assert r.verdict == "fail"
+    assert any("usage" in f and "Field required" in f for f in r.outcome.failures)
+    assert not any("refusal" in f for f in r.outcome.failures)

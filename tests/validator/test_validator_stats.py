@@ -7,13 +7,18 @@ import pytest
 from scipy import stats as sps
 
 from validator.stats import (
+    Arm,
     binom_p_value,
+    clopper_pearson,
     cohens_w,
+    detectable_range,
     g_test,
     holm,
     min_detectable_rate,
     min_detectable_w,
+    shared_base_test,
     total_variation,
+    transformed,
 )
 
 
@@ -84,3 +89,73 @@ def test_effect_sizes() -> None:
     assert cohens_w([50, 50], [0.5, 0.5]) == pytest.approx(0.0)
     assert cohens_w([100, 0], [0.5, 0.5]) == pytest.approx(1.0)
     assert binom_p_value(50, 100, 0.5) == pytest.approx(1.0)
+
+
+# ------------------------------------------------------------------- one base, several arms
+P = np.array([0.4, 0.25, 0.15, 0.1, 0.06, 0.04])
+
+
+def test_shared_base_fit_recovers_the_base_from_exact_expectations() -> None:
+    arms = [Arm(tuple(3000 * P)), Arm(tuple(2000 * transformed(P, 0.5)), 0.5),
+            Arm(tuple(1000 * transformed(P, 1.0, [0, 2.0, 0, 0, 0, 0])), 1.0, (0, 2.0, 0, 0, 0, 0))]
+    res = shared_base_test(arms)
+    assert res.statistic == pytest.approx(0.0, abs=1e-6)
+    assert res.df == 2 * 5 and res.p_value == pytest.approx(1.0)
+    assert res.base == pytest.approx(P, rel=1e-6)
+
+
+def test_shared_base_test_has_nominal_size_under_the_null() -> None:
+    """Under the null (q ∝ p^(1/T)), P(p <= 0.05) is about 0.05 (fixed seed; binomial check at alpha 1e-4)."""
+    rng = np.random.default_rng(99)
+    rejections = 0
+    for _ in range(400):
+        arms = [Arm(tuple(rng.multinomial(1500, P))), Arm(tuple(rng.multinomial(1500, transformed(P, 0.5))), 0.5)]
+        rejections += shared_base_test(arms).p_value <= 0.05
+    assert binom_p_value(rejections, 400, 0.05) > 1e-4
+
+
+def test_shared_base_test_finds_an_ignored_temperature_and_a_wrong_bias() -> None:
+    rng = np.random.default_rng(5)
+    ignored = [Arm(tuple(rng.multinomial(3000, P))), Arm(tuple(rng.multinomial(3000, P)), 0.5)]
+    assert shared_base_test(ignored).p_value < 1e-10
+    shift = (0, 2.0, 0, 0, 0, 0)
+    doubled = [Arm(tuple(rng.multinomial(3000, P))),
+               Arm(tuple(rng.multinomial(3000, transformed(P, 1.0, [0, 4.0, 0, 0, 0, 0]))), 1.0, shift)]
+    assert shared_base_test(doubled).p_value < 1e-10
+
+
+def test_a_uniform_temperature_rescaling_is_invisible_to_temperature_arms_alone() -> None:
+    """The identifiability limit the docs state: a provider applying 2T for every requested T is
+    indistinguishable, from samples alone, from one whose base distribution is sharper."""
+    arms = [Arm(tuple(3000 * transformed(P, 0.5))), Arm(tuple(3000 * transformed(P, 0.25)), 0.5)]
+    assert shared_base_test(arms).statistic == pytest.approx(0.0, abs=1e-6)
+
+
+def test_shared_base_test_drops_empty_categories_and_checks_input() -> None:
+    res = shared_base_test([Arm((10, 0, 5)), Arm((8, 0, 7))])
+    assert res.kept == (0, 2) and res.df == 1
+    with pytest.raises(ValueError):
+        shared_base_test([Arm((1, 2))])
+    with pytest.raises(ValueError):
+        shared_base_test([Arm((1, 2)), Arm((1, 2, 3))])
+
+
+def test_detectable_range_achieves_the_power() -> None:
+    sizes, alpha = (3000, 3000), 1e-4
+
+    def arms(v: float) -> list[Arm]:
+        return [Arm(tuple(sizes[0] * P)), Arm(tuple(sizes[1] * transformed(P, v)), 0.5)]
+
+    lo, hi = detectable_range(arms, 0.5, 0.125, 2.0, alpha)
+    assert lo is not None and hi is not None and lo < 0.5 < hi
+    for v in (lo, hi):
+        res = shared_base_test(arms(v))
+        power = sps.ncx2.sf(sps.chi2.isf(alpha, res.df), res.df, res.statistic)
+        assert power == pytest.approx(0.99, abs=1e-3)
+    assert detectable_range(lambda v: [Arm((5.0, 5.0)), Arm((5.0, 5.0), 0.5)], 0.5, 0.4, 0.6, alpha) == (None, None)
+
+
+def test_clopper_pearson_matches_scipy() -> None:
+    for k, n in ((0, 50), (7, 50), (50, 50), (120, 4000)):
+        ci = sps.binomtest(k, n).proportion_ci(confidence_level=0.999, method="exact")
+        assert clopper_pearson(k, n, 0.999) == pytest.approx((ci.low, ci.high))

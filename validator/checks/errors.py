@@ -5,12 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from validator import rules
-from validator.checks.base import check
+from validator.checks.base import check, per_endpoint
 from validator.client import Exchange
 from validator.context import FAIL, PASS, UNSUPPORTED, Context, Outcome
+from validator.endpoints import Endpoint
+from validator.ranges import companions, logit_bias_bound, max_stop_strings, numeric_bounds
 
 PROMPT = "Hello"
-MESSAGES = [{"role": "user", "content": "Hello"}]
+UNKNOWN_MODEL = "oairef-no-such-model-7f3a"
 #: Stop strings that end a runaway generation within a few tokens.
 BOUNDING_STOPS = [" ", "\n", ".", ","]
 
@@ -47,52 +49,50 @@ def shape_problems(ex: Exchange, status: int = 400) -> list[str]:
     "errors.shape",
     'an invalid request is HTTP 400 {"error": {message, type, param, code}} naming the parameter',
     rules.ERRORS,
-    "temperature = 5 on /completions and /chat/completions; inspect status and body.",
+    "temperature = 5 on each endpoint; inspect status and body.",
 )
 def shape(ctx: Context) -> Outcome:
-    failures, evidence = [], []
-    for ex in (ctx.completion(prompt=PROMPT, max_tokens=1, temperature=5),
-               ctx.chat(messages=MESSAGES, max_tokens=1, temperature=5)):
-        evidence.append(ex.excerpt())
-        probs = shape_problems(ex)
-        data = ex.json() or {}
-        if not probs and data["error"].get("type") != "invalid_request_error":
-            probs.append(f"error.type {data['error'].get('type')!r}, expected 'invalid_request_error'")
-        if not probs and error_param(ex) != "temperature":
-            probs.append(f"error.param {error_param(ex)!r}, expected 'temperature'")
-        failures += [f"{ex.path}: {p}" for p in probs]
-    return Outcome(FAIL if failures else PASS, "; ".join(failures) or "400 with the documented error object",
-                   evidence=evidence, failures=failures)
+    return per_endpoint(ctx, _shape)
 
 
-def _matrix() -> list[tuple[str, str, dict[str, Any], bool]]:
-    """(endpoint, param, extra fields, inside?) for every documented bound, just inside and just outside."""
-    rows: list[tuple[str, str, dict[str, Any], bool]] = []
-    common = {
-        "temperature": ([0, 2], [-0.01, 2.01]),
-        "top_p": ([0, 1], [-0.01, 1.01]),
-        "n": ([1, 128], [0, 129]),
-        "presence_penalty": ([-2, 2], [-2.01, 2.01]),
-        "frequency_penalty": ([-2, 2], [-2.01, 2.01]),
-    }
-    for ep in ("completions", "chat"):
-        for param, (inside, outside) in common.items():
-            rows += [(ep, param, {param: v}, True) for v in inside]
-            rows += [(ep, param, {param: v}, False) for v in outside]
-        rows += [(ep, "logit_bias", {"logit_bias": {"0": v}}, True) for v in (-100, 100)]
-        rows += [(ep, "logit_bias", {"logit_bias": {"0": v}}, False) for v in (-100.01, 100.01)]
-        rows.append((ep, "logit_bias", {"logit_bias": {"100000000": 1}}, False))
-        rows.append((ep, "stop", {"stop": ["zq1", "zq2", "zq3", "zq4"]}, True))
-        rows.append((ep, "stop", {"stop": ["zq1", "zq2", "zq3", "zq4", "zq5"]}, False))
-        # stop strings bound the cost should a provider accept these and generate without limit
-        rows.append((ep, "max_tokens", {"max_tokens": -1, "stop": BOUNDING_STOPS}, False))
-        rows.append((ep, "max_tokens", {"max_tokens": 10**8, "stop": BOUNDING_STOPS}, False))
-    rows += [("completions", "best_of", {"best_of": v}, True) for v in (1, 20)]
-    rows += [("completions", "best_of", {"best_of": v}, False) for v in (0, 21)]
-    rows += [("completions", "logprobs", {"logprobs": v}, True) for v in (0, 5)]
-    rows += [("completions", "logprobs", {"logprobs": v}, False) for v in (-1, 6)]
-    rows += [("chat", "top_logprobs", {"logprobs": True, "top_logprobs": v}, True) for v in (0, 20)]
-    rows += [("chat", "top_logprobs", {"logprobs": True, "top_logprobs": v}, False) for v in (-1, 21)]
+def _shape(ctx: Context, ep: Endpoint) -> Outcome:
+    ex = ctx.post(ep.path, ctx.body(**ep.prompt_fields(PROMPT), max_tokens=1, temperature=5))
+    probs = shape_problems(ex)
+    data = ex.json() or {}
+    if not probs and data["error"].get("type") != "invalid_request_error":
+        probs.append(f"error.type {data['error'].get('type')!r}, expected 'invalid_request_error'")
+    if not probs and error_param(ex) != "temperature":
+        probs.append(f"error.param {error_param(ex)!r}, expected 'temperature'")
+    return Outcome(FAIL if probs else PASS, "; ".join(probs) or "400 with the documented error object",
+                   evidence=[ex.excerpt()], failures=probs)
+
+
+#: A token id no tokenizer has: the docs map logit_bias keys to token ids, so it must be refused
+#: (contract: a 400 naming ``logit_bias``).
+UNKNOWN_TOKEN_ID = "100000000"
+#: A max_tokens beyond any context: "prompt + max_tokens may not exceed the context length" (001).
+BEYOND_CONTEXT = 10**8
+
+
+def _cases(ep: str) -> list[tuple[str, dict[str, Any], bool]]:
+    """(param, fields, inside?) for ``ep``: every bound the spec documents, just inside and just outside,
+    plus the two doc rules that are not ranges (unknown logit_bias id, max_tokens beyond the context)."""
+    rows: list[tuple[str, dict[str, Any], bool]] = []
+    for param, b in numeric_bounds(ep).items():
+        extra = companions(ep, param)
+        # stop strings bound the cost should a provider read a token limit of 0 or less as "no limit"
+        if "max" in param and "tokens" in param:
+            extra = {**extra, "stop": BOUNDING_STOPS}
+        rows += [(param, {**extra, param: v}, True) for v in b.inside()]
+        rows += [(param, {**extra, param: v}, False) for v in b.outside()]
+    bias = logit_bias_bound(ep)
+    rows += [("logit_bias", {"logit_bias": {"0": v}}, True) for v in bias.inside()]
+    rows += [("logit_bias", {"logit_bias": {"0": v}}, False) for v in bias.outside()]
+    rows.append(("logit_bias", {"logit_bias": {UNKNOWN_TOKEN_ID: 1}}, False))
+    most = max_stop_strings(ep)
+    rows.append(("stop", {"stop": [f"zq{i}" for i in range(1, most + 1)]}, True))
+    rows.append(("stop", {"stop": [f"zq{i}" for i in range(1, most + 2)]}, False))
+    rows.append(("max_tokens", {"max_tokens": BEYOND_CONTEXT, "stop": BOUNDING_STOPS}, False))
     return rows
 
 
@@ -100,35 +100,34 @@ def _matrix() -> list[tuple[str, str, dict[str, Any], bool]]:
     "errors.ranges",
     "every documented bound: just inside -> 200, just outside -> 400 naming the parameter",
     rules.ERRORS,
-    """For each documented range (temperature, top_p, n, best_of, logprobs, top_logprobs, both penalties,
-    logit_bias values and ids, stop count, max_tokens incl. context overflow) on both endpoints, a request
-    with max_tokens 1 at each bound and just beyond it.""",
+    """For each range the spec documents (read from the generated request models: temperature, top_p, n,
+    best_of, logprobs, top_logprobs, both penalties, max_tokens, max_completion_tokens, logit_bias values,
+    stop count) plus two doc rules that are not ranges (an unknown logit_bias token id, max_tokens beyond the
+    context), on each endpoint: a request with max_tokens 1 at each bound and just beyond it.""",
 )
 def ranges(ctx: Context) -> Outcome:
-    rows = _matrix()
-    bodies = []
-    for ep, _, extra, _ in rows:
-        base: dict[str, Any] = {"max_tokens": 1, "seed": ctx.next_seed()}
-        base.update({"prompt": PROMPT} if ep == "completions" else {"messages": MESSAGES})
-        bodies.append((ep, ctx.body(**{**base, **extra})))
-    results: list[Exchange | None] = [None] * len(rows)
+    return per_endpoint(ctx, _ranges)
+
+
+def _ranges(ctx: Context, ep: Endpoint) -> Outcome:
+    rows = _cases(ep.name)
+    bodies = [ctx.body(**{"max_tokens": 1, "seed": ctx.next_seed(), **ep.prompt_fields(PROMPT), **extra})
+              for _, extra, _ in rows]
     # Context-overflow cases go last and one at a time: a provider that accepts them may generate
-    # until its context is full, which must not starve the other cases of their timeout.
-    for overflow in (False, True):
-        for ep, path in (("completions", "/completions"), ("chat", "/chat/completions")):
-            idx = [i for i, (e, b) in enumerate(bodies) if e == ep and (b.get("max_tokens") == 10**8) == overflow]
-            send = (lambda bs, p=path: [ctx.client.post(p, b) for b in bs]) if overflow else (
-                lambda bs, p=path: ctx.client.post_many(p, bs))
-            for i, ex in zip(idx, send([bodies[i][1] for i in idx]), strict=True):
-                results[i] = ex
+    # until its context is full, which must not starve the other cases of their deadline.
+    overflow = [i for i, b in enumerate(bodies) if b.get("max_tokens") == BEYOND_CONTEXT]
+    normal = [i for i in range(len(bodies)) if i not in overflow]
+    results: dict[int, Exchange] = dict(zip(normal, ctx.post_many(ep.path, [bodies[i] for i in normal]), strict=True))
+    for i in overflow:
+        results[i] = ctx.post(ep.path, bodies[i])
     failures, unsupported, table = [], [], []
-    for (ep, param, extra, inside), ex in zip(rows, results, strict=True):
-        assert ex is not None
+    for i, (param, extra, inside) in enumerate(rows):
+        ex = results[i]
         got = error_param(ex)
-        entry = {"endpoint": ep, "param": param, "value": extra.get(param, extra), "expect": 200 if inside else 400,
+        entry = {"param": param, "value": extra.get(param, extra), "expect": 200 if inside else 400,
                  "status": ex.status, "error_param": got}
         table.append(entry)
-        label = f"{ep} {param}={entry['value']}"
+        label = f"{param}={entry['value']}"
         if inside and ex.status != 200:
             (unsupported if 400 <= ex.status < 500 else failures).append(f"{label}: HTTP {ex.status} {ex.text[:100]}")
         elif not inside:
@@ -148,18 +147,17 @@ def ranges(ctx: Context) -> Outcome:
     "errors.unknown_model",
     "an unknown model is 404 model_not_found",
     rules.UNKNOWN_MODEL,
-    "A completion and a chat completion naming a model the provider does not list.",
+    "A request to each endpoint naming a model the provider does not list.",
 )
 def unknown_model(ctx: Context) -> Outcome:
-    failures, evidence = [], []
-    name = "oairef-no-such-model-7f3a"
-    for ex in (ctx.client.post("/completions", {"model": name, "prompt": PROMPT, "max_tokens": 1}),
-               ctx.client.post("/chat/completions", {"model": name, "messages": MESSAGES, "max_tokens": 1})):
-        evidence.append(ex.excerpt())
-        probs = shape_problems(ex, 404)
-        data = ex.json() or {}
-        if not probs and data["error"].get("code") != "model_not_found":
-            probs.append(f"error.code {data['error'].get('code')!r}, expected 'model_not_found'")
-        failures += [f"{ex.path}: {p}" for p in probs]
-    return Outcome(FAIL if failures else PASS, "; ".join(failures) or "404 model_not_found", evidence=evidence,
-                   failures=failures)
+    return per_endpoint(ctx, _unknown_model)
+
+
+def _unknown_model(ctx: Context, ep: Endpoint) -> Outcome:
+    ex = ctx.post(ep.path, {"model": UNKNOWN_MODEL, "max_tokens": 1, **ep.prompt_fields(PROMPT)})
+    probs = shape_problems(ex, 404)
+    data = ex.json() or {}
+    if not probs and data["error"].get("code") != "model_not_found":
+        probs.append(f"error.code {data['error'].get('code')!r}, expected 'model_not_found'")
+    return Outcome(FAIL if probs else PASS, "; ".join(probs) or "404 model_not_found", evidence=[ex.excerpt()],
+                   failures=probs)

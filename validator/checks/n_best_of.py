@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import Any
 
 from validator import rules
-from validator.checks.base import check
+from validator.checks.base import check, per_endpoint
 from validator.checks.errors import error_param
 from validator.context import FAIL, PASS, Context, Outcome
+from validator.endpoints import COMPLETIONS, Endpoint
+from validator.endpoints import choices as endpoint_choices
 
 PROMPT = "Once upon a time"
 
 
 def _indices(data: dict[str, Any]) -> list[int]:
-    return sorted(int(c.get("index", -1)) for c in data.get("choices") or [])
+    cs = data.get("choices") if isinstance(data, dict) else None
+    return sorted(c.get("index") if isinstance(c, dict) and isinstance(c.get("index"), int) else -1
+                  for c in (cs if isinstance(cs, list) else []))
 
 
 @check(
@@ -24,15 +28,20 @@ def _indices(data: dict[str, Any]) -> list[int]:
     the first prompt); chat with n = 3. T = 1, max_tokens 4.""",
 )
 def indices(ctx: Context) -> Outcome:
+    return per_endpoint(ctx, _indices_on)
+
+
+def _indices_on(ctx: Context, ep: Endpoint) -> Outcome:
     failures: list[str] = []
     evidence = []
-    cases = (
-        ("completions n=3", "/completions", {"prompt": PROMPT, "n": 3}, [0, 1, 2]),
-        ("completions 2 prompts x n=2", "/completions", {"prompt": ["The sky is", "1, 2, 3,"], "n": 2}, [0, 1, 2, 3]),
-        ("chat n=3", "/chat/completions", {"messages": [{"role": "user", "content": "Hi"}], "n": 3}, [0, 1, 2]),
-    )
-    for label, path, fields, want in cases:
-        ex = ctx.client.post(path, ctx.body(max_tokens=4, temperature=1.0, seed=ctx.next_seed(), **fields))
+    if ep.is_chat:
+        cases: tuple[tuple[str, dict[str, Any], list[int]], ...] = (
+            ("n=3", {**ep.prompt_fields("Hi"), "n": 3}, [0, 1, 2]),)
+    else:
+        cases = (("n=3", {"prompt": PROMPT, "n": 3}, [0, 1, 2]),
+                 ("2 prompts x n=2", {"prompt": ["The sky is", "1, 2, 3,"], "n": 2}, [0, 1, 2, 3]))
+    for label, fields, want in cases:
+        ex = ctx.post(ep.path, ctx.body(max_tokens=4, temperature=1.0, seed=ctx.next_seed(), **fields))
         evidence.append(ex.excerpt())
         if ex.status != 200:
             failures.append(f"{label}: HTTP {ex.status} {ex.text[:120]}")
@@ -58,8 +67,13 @@ def _mean_logprob(choice: dict[str, Any]) -> float | None:
     same body with n = 5 and no best_of, under the contract's per-candidate seeding, yields them — the
     returned choices must be the two best of those five (ties to the lower index). A provider that ignores
     best_of returns the first two candidates, which are the two best with probability 1/10 per round.""",
+    endpoints=(COMPLETIONS,),
 )
 def ranking(ctx: Context) -> Outcome:
+    return per_endpoint(ctx, _ranking, (COMPLETIONS,))
+
+
+def _ranking(ctx: Context, ep: Endpoint) -> Outcome:
     failures: list[str] = []
     notes: list[str] = []
     evidence = []
@@ -70,7 +84,7 @@ def ranking(ctx: Context) -> Outcome:
         ex = ctx.completion(n=2, best_of=5, **fields)
         evidence.append(ex.excerpt())
         data = ctx.ok(ex, "best_of")
-        choices = sorted(data.get("choices") or [], key=lambda c: int(c.get("index", 0)))
+        choices = endpoint_choices(data)
         if len(choices) != 2:
             failures.append(f"seed {seed}: {len(choices)} choices returned, expected n = 2")
             continue
@@ -80,8 +94,7 @@ def ranking(ctx: Context) -> Outcome:
             continue
         if scores[0] < scores[1] - 1e-9:
             failures.append(f"seed {seed}: index 0 mean logprob {scores[0]:.4f} < index 1 {scores[1]:.4f}")
-        cand = sorted(ctx.ok(ctx.completion(n=5, **fields), "n").get("choices") or [],
-                      key=lambda c: int(c.get("index", 0)))
+        cand = endpoint_choices(ctx.ok(ctx.completion(n=5, **fields), "n"))
         ctexts = [c.get("text") for c in cand]
         cscores = [_mean_logprob(c) for c in cand]
         returned = [c.get("text") for c in choices]
@@ -105,8 +118,13 @@ def ranking(ctx: Context) -> Outcome:
     "best_of < n and best_of > 1 with stream are 400s naming best_of",
     rules.BEST_OF,
     "best_of = 2 with n = 3; best_of = 2 with stream true.",
+    endpoints=(COMPLETIONS,),
 )
 def best_of_errors(ctx: Context) -> Outcome:
+    return per_endpoint(ctx, _best_of_errors, (COMPLETIONS,))
+
+
+def _best_of_errors(ctx: Context, ep: Endpoint) -> Outcome:
     failures = []
     evidence = []
     for extra in ({"n": 3, "best_of": 2}, {"best_of": 2, "stream": True}):

@@ -1,37 +1,62 @@
-"""Statistical checks of presence and frequency penalties, and whether the prompt counts.
+"""Statistical checks of presence and frequency penalties, and whether the prompt counts. Both endpoints.
 
-Penalties act on tokens already sampled, so a check needs a known history. The probe
-(:func:`validator.probing.repeat_probe`) takes the spread prompt's most likely first token
-``x`` and adds ``logit_bias {x: b}`` so that x is often sampled twice; conditional on tokens 1 and 2
-both being x, token 3 has ``c[x] = 2`` and ``c[j] = 0`` for every other token, so the docs' formula
-predicts token 3 exactly from the raw logprobs reported for that context:
-``l_j + b[j] - (c[j] * frequency + (c[j] > 0) * presence)``. Because ``c[x] = 2``, presence (one-off)
-and frequency (per occurrence) predict different shifts, so swapped coefficients are caught.
-Negative penalties keep the conditioning history frequent. The bias is tuned so x's predicted share
-at step 3 is near one half, where the test has the most power.
+Penalties act on tokens already sampled, so a check needs a known history. The probe takes the spread
+prompt's most likely first token ``x`` and adds ``logit_bias {x: b}`` so that x is often sampled twice;
+conditional on tokens 1 and 2 both being x, token 3 has ``c[x] = 2`` and ``c[j] = 0`` for every other
+token, so the docs' formula predicts token 3's distribution up to x's shift
+``-(c[x] * frequency + (c[x] > 0) * presence)``. Because ``c[x] = 2``, presence (one-off) and frequency
+(per occurrence) predict different shifts, so swapped coefficients are caught. Negative penalties keep
+the conditioning history frequent.
+
+- Method ``logprobs``: the prediction is the raw logprobs reported for that context (x raised by the
+  bias and the shift); a G-test. The bias puts x near an even share at step 3 while keeping (x, x) histories frequent.
+- Method ``samples``: token 3 with the bias and no penalty, and with the bias and the penalty, must be
+  explained by one base distribution with x shifted by exactly the predicted amount (likelihood-ratio
+  test); histories are read from the text (``validator.sampled``).
+
+On chat the prompt side is the user message: it contains x (verified with /extras/tokenize), and a
+provider that counts prompt tokens lowers x already at the first generated token.
 """
 
 from __future__ import annotations
 
+import numpy as np
+
 from validator import rules
-from validator.checks.base import check
-from validator.context import Context, Outcome
+from validator.checks.base import check, per_endpoint
+from validator.context import METHOD_LOGPROBS, METHOD_SAMPLES, Context, Outcome
+from validator.discovery import method
+from validator.endpoints import Endpoint
 from validator.probing import (
     conditional_gtest,
-    looks_special,
     prompt_repeat_probe,
     repeat_probe,
     sample_first_tokens,
     sample_third_after_repeat,
     softmax_over,
 )
+from validator.sampled import (
+    BASE,
+    arms_test,
+    binned,
+    prompt_repeat,
+    sample,
+    shift_detectable,
+    third_tokens,
+)
+from validator.sampled import (
+    repeat_probe as sampled_repeat_probe,
+)
+from validator.stats import Arm, shared_base_test
 
 
-def _third_token_check(ctx: Context, presence: float, frequency: float) -> Outcome:
-    probe = repeat_probe(ctx)
+def _third_token_check(ctx: Context, ep: Endpoint, presence: float, frequency: float) -> Outcome:
+    if method(ctx, ep) == METHOD_SAMPLES:
+        return _third_token_samples(ctx, ep, presence, frequency)
+    probe = repeat_probe(ctx, ep)
     shift = -(2 * frequency + presence)
     tokens, probs = probe.predicted(shift)
-    counts, seen, _ = sample_third_after_repeat(ctx, probe, ctx.settings.samples, temperature=1.0,
+    counts, seen, _ = sample_third_after_repeat(ctx, ep, probe, ctx.settings.samples, temperature=1.0,
                                                 presence_penalty=presence, frequency_penalty=frequency)
     test = conditional_gtest(
         f"token 3 after ({probe.x!r}, {probe.x!r}), presence={presence}, frequency={frequency}",
@@ -40,50 +65,82 @@ def _third_token_check(ctx: Context, presence: float, frequency: float) -> Outco
         f"{-(2 * presence + frequency):+g}); {sum(counts.values())} conditional samples of {seen} choices",
     )
     return Outcome(None, f"prompt {probe.prompt!r}, x = {probe.x!r} forced by logit_bias {probe.bias:g}",
-                   tests=[test], details={"probe": probe.as_dict()})
+                   tests=[test], details={"probe": probe.as_dict()}, method=METHOD_LOGPROBS)
+
+
+def _third_token_samples(ctx: Context, ep: Endpoint, presence: float, frequency: float) -> Outcome:
+    probe = sampled_repeat_probe(ctx, ep)
+    shift = -(2 * frequency + presence)
+    without = third_tokens(ctx, ep, probe, "no penalty")
+    with_ = third_tokens(ctx, ep, probe, f"presence={presence} frequency={frequency}",
+                         presence_penalty=presence, frequency_penalty=frequency)
+    cats = probe.cats
+    shifts = tuple(shift if t == probe.x else 0.0 for t in cats) + (0.0,)
+    arms = [Arm(binned(without, cats, True)), Arm(binned(with_, cats, True), 1.0, shifts)]
+    fit = shared_base_test(arms)
+    power = ""
+    if len(fit.kept) == len(cats) + 1:
+        power = shift_detectable(np.array(fit.base), [int(sum(a.counts)) for a in arms], 1, 0, ctx.settings.alpha,
+                                 nominal=shift, span=3.0, what=f"an applied shift of {probe.x!r}")
+    test = arms_test(f"token 3 after ({probe.x!r}, {probe.x!r}) read from the text, presence={presence}, "
+                     f"frequency={frequency}: x shifted by {shift:+g}", ["no penalty", "penalty"], arms, cats,
+                     ctx.settings.alpha, detectable=power,
+                     note=f"swapped coefficients would shift x by {-(2 * presence + frequency):+g}")
+    return Outcome(None, f"prompt {probe.prompt!r}, x = {probe.x!r} forced by logit_bias {probe.bias:g}",
+                   tests=[test], details={"probe": probe.as_dict()}, method=METHOD_SAMPLES)
 
 
 @check(
     "penalties.presence",
     "presence_penalty is a one-off shift of every token already sampled",
     rules.PENALTIES,
-    """Three-token completions with logit_bias {x: b} and presence_penalty = -1 (T = 1); token 3 given tokens
-    1 and 2 both x is G-tested against the reported raw logprobs for that context with x's logit raised by
-    b + 1 (presence counts once, although c[x] = 2). Needs /extras/tokenize for x's id.""",
+    """Both endpoints. Three-token completions with logit_bias {x: b} and presence_penalty = -1 (T = 1);
+    token 3 given tokens 1 and 2 both x: with logprobs, G-tested against the reported raw logprobs for that
+    context with x's logit raised by b + 1 (presence counts once, although c[x] = 2); without, tested against
+    the same completions without the penalty (one base, x shifted by +1). Needs /extras/tokenize for x's id.""",
     statistical=True,
 )
 def presence(ctx: Context) -> Outcome:
-    return _third_token_check(ctx, presence=-1.0, frequency=0.0)
+    return per_endpoint(ctx, lambda c, ep: _third_token_check(c, ep, presence=-1.0, frequency=0.0))
 
 
 @check(
     "penalties.frequency",
     "frequency_penalty shifts a token in proportion to how often it was sampled",
     rules.PENALTIES,
-    """Three-token completions with logit_bias {x: b} and frequency_penalty = -0.75 (T = 1); token 3 given
-    tokens 1 and 2 both x is G-tested against the reported raw logprobs with x's logit raised by
-    b + 2 * 0.75. Needs /extras/tokenize for x's id.""",
+    """Both endpoints. Three-token completions with logit_bias {x: b} and frequency_penalty = -0.75 (T = 1);
+    token 3 given tokens 1 and 2 both x: with logprobs, G-tested against the reported raw logprobs with x's
+    logit raised by b + 2 * 0.75; without, against the same completions without the penalty (x shifted by
+    +1.5). Needs /extras/tokenize for x's id.""",
     statistical=True,
 )
 def frequency(ctx: Context) -> Outcome:
-    return _third_token_check(ctx, presence=0.0, frequency=-0.75)
+    return per_endpoint(ctx, lambda c, ep: _third_token_check(c, ep, presence=0.0, frequency=-0.75))
 
 
 @check(
     "penalties.prompt_not_counted",
     "penalties count sampled tokens only, not the prompt",
     rules.PENALTIES,
-    """A prompt P + x + "\\n" + P containing token x after which x is likely again; one-token completions with
-    presence_penalty = 1.5 (T = 1). Nothing has been sampled yet, so the contract predicts the unpenalised
-    reported distribution; a provider that counts prompt tokens lowers x (and other prompt tokens) already
-    at step 1.""",
+    """Both endpoints. A prompt containing token x after which x is likely next — completions
+    P + x + "\\n" + P, chat a user message ending in x — and one-token completions with presence_penalty =
+    1.5 (T = 1). Nothing has been sampled yet, so the contract predicts the unpenalised distribution: with
+    logprobs the reported one (G-test); without, the same prompt's samples with no penalty (likelihood-ratio
+    test of one distribution for both, power stated as the shift of x it detects). A provider that counts
+    prompt tokens lowers x (and other prompt tokens) already at step 1.""",
     statistical=True,
 )
 def prompt_not_counted(ctx: Context) -> Outcome:
-    probe = prompt_repeat_probe(ctx)
+    return per_endpoint(ctx, _prompt_not_counted)
+
+
+def _prompt_not_counted(ctx: Context, ep: Endpoint) -> Outcome:
+    if method(ctx, ep) == METHOD_SAMPLES:
+        return _prompt_not_counted_samples(ctx, ep)
+    probe = prompt_repeat_probe(ctx, ep)
     d = probe.dist
-    tokens = [t for t in d.sorted_tokens() if not looks_special(t)]
-    counts, _ = sample_first_tokens(ctx, d.prompt, ctx.settings.samples, temperature=1.0, presence_penalty=1.5)
+    tokens = d.usable_tokens()
+    counts, _ = sample_first_tokens(ctx, ep, d.prompt, ctx.settings.samples, temperature=1.0, presence_penalty=1.5)
     probs = softmax_over(d.logprobs, tokens)
     test = conditional_gtest(f"token 1 after {d.prompt!r}, presence=1.5", counts, tokens, probs, ctx.settings.alpha)
     n = sum(counts.get(t, 0) for t in tokens)
@@ -95,4 +152,25 @@ def prompt_not_counted(ctx: Context) -> Outcome:
         hint = "no significant drop: prompt tokens not counted"
     return Outcome(None, f"share of {probe.x!r} {share:.3f} vs predicted {predicted:.3f} ({hint})",
                    tests=[test], details={"baseline": d.as_dict(), "x": probe.x, "x_share": share,
-                                          "x_predicted": predicted})
+                                          "x_predicted": predicted}, method=METHOD_LOGPROBS)
+
+
+def _prompt_not_counted_samples(ctx: Context, ep: Endpoint) -> Outcome:
+    pr = prompt_repeat(ctx, ep)
+    prompt = pr.pilot.prompt
+    cats = [pr.x]  # counting the prompt shifts x: x against the rest carries the test
+    plain = sample(ctx, ep, prompt, ctx.settings.samples, key="base", **BASE)
+    penal = sample(ctx, ep, prompt, ctx.settings.samples, key="presence=1.5", **{**BASE, "presence_penalty": 1.5})
+    arms = [Arm(binned(plain, cats, True)), Arm(binned(penal, cats, True))]
+    fit = shared_base_test(arms)
+    power = ""
+    if len(fit.kept) == len(cats) + 1:
+        power = shift_detectable(np.array(fit.base), [int(sum(a.counts)) for a in arms], 1, 0,
+                                 ctx.settings.alpha, span=3.0, what=f"a shift of {pr.x!r} (counting the prompt: -1.5)")
+    test = arms_test(f"token 1 after {prompt!r} (contains {pr.x!r}), presence=1.5 vs none: the same distribution",
+                     ["no penalty", "presence=1.5"], arms, cats, ctx.settings.alpha, detectable=power)
+    n1, n2 = sum(plain.values()), sum(penal.values())
+    s1, s2 = plain.get(pr.x, 0) / max(n1, 1), penal.get(pr.x, 0) / max(n2, 1)
+    return Outcome(None, f"share of {pr.x!r} {s2:.3f} with presence 1.5 vs {s1:.3f} without",
+                   tests=[test], details={"pilot": pr.pilot.as_dict(), "x": pr.x, "categories": cats},
+                   method=METHOD_SAMPLES)
