@@ -95,6 +95,17 @@ def _token_id(key: Any) -> int:
     return tid
 
 
+def check_logit_bias_ids(logit_bias: Mapping[int, float], vocab_size: int) -> None:
+    """Every ``logit_bias`` key is a token id of the vocabulary: in ``[0, vocab_size)``.
+
+    The one owner of this rule (``SamplingParams`` already rejects non-integer and negative keys, but
+    only the model knows ``vocab_size``); raises ``InvalidParameter("logit_bias", ...)`` naming the id.
+    """
+    for tid in logit_bias:
+        if not 0 <= int(tid) < vocab_size:
+            raise InvalidParameter("logit_bias", f"token id {tid} is outside the vocabulary [0, {vocab_size})")
+
+
 @dataclass(frozen=True)
 class SamplingParams:
     """The documented sampling parameters of one request, validated on construction.
