@@ -40,7 +40,6 @@ from .ops.nucleus import NBINS, Head, draw, head, top_p_cut
 from .ops.patch import GROUP, Patch, clear_patch, logit_bias, patched_max, penalties
 from .ops.scan import LANES, MESSAGES, OK, scan
 from .ops.softmax import raw_normaliser, softmax_sum
-from .ops.topk import raw_threshold
 from .params import SamplingParams, check_logit_bias_ids
 
 #: default smallest batch sent to several threads
@@ -104,16 +103,13 @@ def _sample_row(row: np.ndarray, s: Step, hist: np.ndarray, bias_ids: np.ndarray
     n = penalties(row, hist, s.presence, s.frequency, pt)                    # step 1
     n = logit_bias(row, bias_ids, bias_vals, pt, n)                           # step 2
     zmax = patched_max(row, rmax, pt, n)
-    k_raw = 0 if s.processed else s.top_k
-    thr_raw = raw_threshold(ws.lanes, k_raw)
-    S, m, m_top = 1.0, 0, 0
+    S, m = 1.0, np.int64(0)
     if s.temperature == 0.0:
         tok = greedy(row, zmax, pt, n)                                       # step 3, T == 0
-        pick = Pick(tok, 1.0, tok, 1.0, 1.0)
+        pick = Pick(tok, S, tok, S, S)
     else:
         S = softmax_sum(row, zmax, 1.0 / s.temperature, pt, n)               # step 3, T > 0
-        m, m_top = head(row, zmax, s.temperature, S, s.top_p, s.u, s.top_k if s.processed else 0, pt, hd,
-                        k_raw, thr_raw, top_ids, top_lps)
+        m = head(row, zmax, s.temperature, S, s.top_p, s.u, s.top_k if s.processed else 0, ws.lanes, pt, hd)
         cut, kept, w_cut = top_p_cut(hd, m, s.top_p, S)                      # step 4
         tok, w_tok = draw(hd, m, s.u, kept, cut, w_cut)                      # step 5
         pick = Pick(tok, w_tok, cut, w_cut, kept)
@@ -121,8 +117,8 @@ def _sample_row(row: np.ndarray, s: Step, hist: np.ndarray, bias_ids: np.ndarray
     if not (s.logprobs or s.top_k > 0):
         return OK, pick.token, np.nan, np.nan
     raw_sum = S if s.temperature == 1.0 and n == 0 else raw_normaliser(row, rmax)
-    raw, mode = report(row, rmax, raw_sum, pick, s.temperature == 0.0, s.processed, s.top_k, hd, m, m_top,
-                       thr_raw, top_ids, top_lps)
+    raw, mode = report(row, rmax, raw_sum, pick, s.temperature == 0.0, s.processed, s.top_k, ws.lanes, hd, m,
+                       top_ids, top_lps)
     return OK, pick.token, raw, mode
 
 
@@ -135,9 +131,11 @@ def _views(f64: np.ndarray, i64: np.ndarray, slot: np.ndarray, gflag: np.ndarray
     patch = Patch(slot, gflag, i64[i:i + cap], f64[f:f + cap], i64[i + cap:i + 2 * cap])
     f += cap
     i += 2 * cap
-    hd = Head(i64[i:i + V], f64[f:f + V], f64[f + V:f + 2 * V], f64[f + 3 * V:f + 3 * V + NBINS],
-              f64[f + 3 * V + NBINS:f + 3 * V + 2 * NBINS], i64[i + V:i + 2 * V], f64[f + 2 * V:f + 3 * V],
-              i64[i + 2 * V:i + 2 * V + 256], f64[f + 3 * V + 2 * NBINS:f + 3 * V + 2 * NBINS + 256])
+    fv = f64[f:f + 3 * V + 2 * NBINS + 256]
+    iv = i64[i:i + 2 * V + 256]
+    hd = Head(ids=iv[:V], z=fv[:V], w=fv[V:2 * V], mass=fv[3 * V:3 * V + NBINS],
+              sample_mass=fv[3 * V + NBINS:3 * V + 2 * NBINS], sel_ids=iv[V:2 * V], sel_w=fv[2 * V:3 * V],
+              radix_count=iv[2 * V:2 * V + 256], radix_mass=fv[3 * V + 2 * NBINS:3 * V + 2 * NBINS + 256])
     return Workspace(lanes, patch, hd)
 
 

@@ -45,7 +45,7 @@ _A0, _A1, _A2, _A3, _A4, _A5, _A6, _A7, _A8, _A9, _A10, _A11 = P11
 _B0, _B1, _B2, _B3, _B4, _B5, _B6, _B7, _B8, _B9, _B10 = P10
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def exp_weight(x: float) -> tuple[float, bool]:
     """``(exp(x), ok)`` for ``x <= 0`` (``-inf`` allowed), to ~1 ulp; ``ok`` is false when the
     result would be subnormal or 0 (``x < -708.4``), and the returned value is then 0."""
@@ -79,7 +79,7 @@ def exp_exact(x: float) -> float:
     return v if ok else math.exp(x)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def exp_term(x: float) -> float:
     """``exp(x)`` for ``x <= 0`` within 5e-16 relative, for sums only: ``x`` is clamped at -700, so a ``-inf``
     term adds ``exp(-700)`` (1e-304; the sum is >= 1, so nothing)."""

@@ -14,7 +14,7 @@ import numpy as np
 from numba import njit
 
 from .nucleus import Head
-from .topk import top_processed, top_raw
+from .topk import raw_threshold, top_processed, top_raw
 
 
 class Pick(NamedTuple):
@@ -31,17 +31,16 @@ class Pick(NamedTuple):
 @njit(cache=True)
 def report(
     row: np.ndarray, rmax: float, raw_sum: float, pick: Pick, greedy: bool, processed: bool, k: int,
-    hd: Head, m: int, m_top: int, thr_raw: float, top_ids: np.ndarray, top_lps: np.ndarray,
+    lanes: np.ndarray, hd: Head, m: int, top_ids: np.ndarray, top_lps: np.ndarray,
 ) -> tuple[float, float]:
     """``(raw logprob, logprob in the mode)`` of the picked token, and the top ``k`` in the mode into
-    ``top_ids/top_lps`` (``m_top`` raw entries already collected there when not greedy)."""
+    ``top_ids/top_lps`` (``lanes``: the scan's lane maxima; ``hd.ids/w[:m]``: the head)."""
     lrs = math.log(raw_sum)
     raw = float(row[pick.token]) - rmax - lrs
     if not processed:
-        if k > 0 and greedy:
-            m_top = top_raw(row, k, thr_raw, top_ids, top_lps)
-        for i in range(m_top if k > 0 else 0):
-            top_lps[i] = top_lps[i] - rmax - lrs
+        if k > 0:
+            for i in range(top_raw(row, k, raw_threshold(lanes, k), top_ids, top_lps, hd.sel_ids)):
+                top_lps[i] = top_lps[i] - rmax - lrs
         return raw, raw
     if greedy:
         if k > 0:

@@ -32,14 +32,14 @@ from numba import njit
 from .bits import f2i
 from .exp import exp_weight
 from .patch import GROUP, Patch, patched_value
-from .topk import insert_top
+from .scan import LANES, row_floor
 
 #: exponent bins of a weight ``0 <= w <= 1`` (IEEE-754 exponent field; 0 holds the subnormals)
 NBINS = 1024
-#: every ``STRIDE``-th token's weight estimates the head's size
-STRIDE = 32
 #: bins below the estimated crossing that the first collection also takes
-MARGIN = 2
+MARGIN = 1
+#: bins a short head is extended by, before the bound that cannot be short
+EXTEND = 4
 #: survivors of the radix refinement that are insertion-sorted
 SMALL = 32
 _LN2 = math.log(2.0)
@@ -61,7 +61,7 @@ class Head(NamedTuple):
     radix_mass: np.ndarray
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def bin_of(w: float) -> int:
     """The exponent bin of a weight ``w >= 0``."""
     return f2i(w) >> 52
@@ -78,21 +78,32 @@ def floor_bound(q: float, S: float, V: int) -> int:
 
 
 @njit(cache=True)
-def guess_floor(row: np.ndarray, zmax: float, inv_t: float, q: float, pt: Patch, hd: Head) -> int:
-    """The bin where the prefix mass of every :data:`STRIDE`-th token reaches the fraction ``q`` of
-    their total: an estimate of where the whole row's does."""
+def guess_floor(row: np.ndarray, zmax: float, inv_t: float, q: float, lanes: np.ndarray, pt: Patch,
+                hd: Head) -> int:
+    """An estimate of the bin where the row's prefix mass reaches the fraction ``q``, from the
+    scan's lane maxima (the heaviest tokens, counted once each) and lane 0's other tokens (every
+    :data:`STRIDE`-th id, counted ``STRIDE`` times, as a sample of every lane's tokens below its
+    maximum)."""
     buf, smass = hd.z, hd.sample_mass
     ns = 0
-    for j in range(0, row.size, STRIDE):
-        buf[ns] = patched_value(row, pt, j)
+    skipped = False
+    for j in range(0, row.size, LANES):
+        v = patched_value(row, pt, j)
+        if not skipped and float(row[j]) == lanes[0]:
+            skipped = True
+            continue
+        buf[ns] = v
         ns += 1
-    for i in range(ns):
-        buf[i], _ = exp_weight((buf[i] - zmax) * inv_t)
+    for c in range(LANES):
+        buf[ns + c] = lanes[c]
+    for i in range(ns + LANES):
+        buf[i], _ = exp_weight(min((buf[i] - zmax) * inv_t, 0.0))
     smass[:] = 0.0
     total = 0.0
-    for i in range(ns):
-        smass[bin_of(buf[i])] += buf[i]
-        total += buf[i]
+    for i in range(ns + LANES):
+        x = buf[i] * (LANES if i < ns else 1.0)
+        smass[bin_of(buf[i])] += x
+        total += x
     cum = 0.0
     for b in range(NBINS - 1, 0, -1):
         cum += smass[b]
@@ -102,39 +113,19 @@ def guess_floor(row: np.ndarray, zmax: float, inv_t: float, q: float, pt: Patch,
 
 
 @njit(cache=True)
-def _row_floor(row: np.ndarray, v: float) -> np.ndarray:
-    """A one-entry array of the row's dtype holding a value ``<= v`` (lowered by 2**-20 relative
-    first, so rounding to float32 cannot raise it above ``v``)."""
-    out = np.empty(1, row.dtype)
-    out[0] = v - abs(v) * 2.0**-20 if abs(v) < np.inf else v
-    return out
-
-
-@njit(cache=True)
-def _raw_group(row: np.ndarray, i: int, e: int, thr_raw: float, k_raw: int, top_ids: np.ndarray,
-               top_lps: np.ndarray, m_top: int) -> int:
-    """Insert the group's raw logits ``>= thr_raw`` into the raw top ``k_raw``."""
-    for j in range(i, e):
-        x = float(row[j])
-        if x >= thr_raw and x > -np.inf:
-            m_top = insert_top(top_ids, top_lps, m_top, k_raw, j, x)
-    return m_top
-
-
-@njit(cache=True)
-def _walk_plain(
-    row: np.ndarray, pre: float, z_lo: float, gflag: np.ndarray, ids: np.ndarray, zs: np.ndarray,
-    k_raw: int, thr_raw: float, top_ids: np.ndarray, top_lps: np.ndarray, m_top: int,
-) -> tuple[int, int]:
-    """The full groups without a patched id: a vectorised test against ``pre``, then the groups with
-    a hit are walked (a call or a load from the patch in this loop would triple its cost)."""
+def _walk_plain(row: np.ndarray, pre: float, z_lo: float, gflag: np.ndarray, ids: np.ndarray,
+                zs: np.ndarray) -> int:
+    """The full groups without a patched id: each group's maximum (vectorised) is tested against
+    ``pre``, then the groups with a hit are walked, appending head candidates to ``ids/zs``
+    (nothing else in this loop: a call, a second condition or a load from the patch each double
+    or triple its cost)."""
     m = 0
     for g in range(row.size // GROUP):
         i = g * GROUP
-        hit = 0
-        for c in range(GROUP):
-            hit += row[i + c] >= pre
-        if hit == 0 or gflag[g]:
+        top = row[i]
+        for c in range(1, GROUP):
+            top = row[i + c] if row[i + c] > top else top
+        if top < pre or gflag[g]:
             continue
         for j in range(i, i + GROUP):
             x = float(row[j])
@@ -142,20 +133,11 @@ def _walk_plain(
                 ids[m] = j
                 zs[m] = x
                 m += 1
-        if k_raw > 0:
-            raw_hits = 0
-            for c in range(GROUP):
-                raw_hits += row[i + c] >= thr_raw
-            if raw_hits:
-                m_top = _raw_group(row, i, i + GROUP, thr_raw, k_raw, top_ids, top_lps, m_top)
-    return m, m_top
+    return m
 
 
 @njit(cache=True)
-def _walk_patched(
-    row: np.ndarray, z_lo: float, pt: Patch, ids: np.ndarray, zs: np.ndarray,
-    k_raw: int, thr_raw: float, top_ids: np.ndarray, top_lps: np.ndarray, m_top: int,
-) -> tuple[int, int]:
+def _walk_patched(row: np.ndarray, z_lo: float, pt: Patch, ids: np.ndarray, zs: np.ndarray) -> int:
     """The groups holding a patched id, and the last partial group, entry by entry through the patch."""
     V = row.size
     m = 0
@@ -171,9 +153,7 @@ def _walk_patched(
                 ids[m] = j
                 zs[m] = z
                 m += 1
-        if k_raw > 0:
-            m_top = _raw_group(row, i, e, thr_raw, k_raw, top_ids, top_lps, m_top)
-    return m, m_top
+    return m
 
 
 @njit(cache=True)
@@ -192,24 +172,18 @@ def _merge_by_id(ids: np.ndarray, zs: np.ndarray, m: int, ids2: np.ndarray, zs2:
 
 
 @njit(cache=True)
-def collect(
-    row: np.ndarray, zmax: float, t: float, inv_t: float, b_lo: int, pt: Patch, hd: Head,
-    k_raw: int, thr_raw: float, top_ids: np.ndarray, top_lps: np.ndarray,
-) -> tuple[int, int]:
-    """Every token whose weight lies in bins ``>= b_lo``, ids ascending, into ``hd.ids/hd.w``; on
-    the way, every raw logit ``>= thr_raw`` into the raw top ``k_raw``. One read of the row: each
-    group of :data:`GROUP` entries is first tested (vectorised) against a value no candidate is
-    below, and only groups with a hit are walked. Returns ``(m, m_top)``."""
+def collect(row: np.ndarray, zmax: float, t: float, inv_t: float, b_lo: int, pt: Patch, hd: Head) -> int:
+    """Every token whose weight lies in bins ``>= b_lo``, ids ascending, into ``hd.ids/hd.w``; returns
+    how many. One read of the row: each group of :data:`GROUP` entries is first tested (vectorised)
+    against a value no candidate is below, and only groups with a hit are walked."""
     z_lo = -np.inf
     if b_lo > 0:
         x_lo = (b_lo - 1023) * _LN2 - 1e-9
         z_lo = zmax + t * x_lo * (1.0 + 1e-12) - 1e-12 * abs(zmax)
-    if k_raw == 0:
-        thr_raw = np.inf
-    pre = _row_floor(row, min(z_lo, thr_raw))[0]
+    pre = row_floor(row, z_lo)[0]
     ids, z, w = hd.ids, hd.z, hd.w
-    m, m_top = _walk_plain(row, pre, z_lo, pt.gflag, ids, z, k_raw, thr_raw, top_ids, top_lps, 0)
-    m2, m_top = _walk_patched(row, z_lo, pt, hd.sel_ids, hd.sel_w, k_raw, thr_raw, top_ids, top_lps, m_top)
+    m = _walk_plain(row, pre, z_lo, pt.gflag, ids, z)
+    m2 = _walk_patched(row, z_lo, pt, hd.sel_ids, hd.sel_w)
     m = _merge_by_id(ids, z, m, hd.sel_ids, hd.sel_w, m2)
     for i in range(m):
         w[i], _ = exp_weight((z[i] - zmax) * inv_t)
@@ -221,7 +195,7 @@ def collect(
         ids[keep] = ids[i]
         w[keep] = wi
         keep += wi > 0.0 and bin_of(wi) >= b_lo
-    return keep, m_top
+    return keep
 
 
 @njit(cache=True)
@@ -239,29 +213,26 @@ def bin_masses(hd: Head, m: int) -> float:
 
 
 @njit(cache=True)
-def head(
-    row: np.ndarray, zmax: float, t: float, S: float, top_p: float, u: float, k_need: int, pt: Patch, hd: Head,
-    k_raw: int, thr_raw: float, top_ids: np.ndarray, top_lps: np.ndarray,
-) -> tuple[int, int]:
+def head(row: np.ndarray, zmax: float, t: float, S: float, top_p: float, u: float, k_need: int,
+         lanes: np.ndarray, pt: Patch, hd: Head) -> int:
     """Every token steps 4-5 can select, with exact weights, into ``hd.ids/hd.w[:m]`` (ids
-    ascending within a bin) and their masses per bin into ``hd.mass``: tokens in bins ``>= b`` where
-    the bins hold ``>= top_p * S`` (the cut is inside) or, with ``top_p == 1``, ``> u * S`` (the
-    draw is inside), and at least ``k_need`` tokens. The raw top ``k_raw`` is collected on the way.
-    Returns ``(m, m_top)``."""
+    ascending within a bin) and their masses per bin into ``hd.mass``; returns ``m``. The tokens
+    are those in bins ``>= b`` where the bins hold ``>= top_p * S`` (the cut is inside) or, with
+    ``top_p == 1``, ``> u * S`` (the draw is inside), and at least ``k_need`` tokens."""
     inv_t = 1.0 / t
     q = top_p if top_p < 1.0 else u
     strict = top_p >= 1.0
     b_safe = floor_bound(q, S, row.size)
     b = b_safe
-    if row.size >= 64 * STRIDE:
-        b = max(guess_floor(row, zmax, inv_t, q, pt, hd) - MARGIN, b_safe)
-    m, m_top = collect(row, zmax, t, inv_t, b, pt, hd, k_raw, thr_raw, top_ids, top_lps)
+    if row.size >= 64 * LANES:
+        b = max(guess_floor(row, zmax, inv_t, q, lanes, pt, hd) - MARGIN, b_safe)
+    m = collect(row, zmax, t, inv_t, b, pt, hd)
     total = bin_masses(hd, m)
     while b > 0 and (((total <= q * S) if strict else (total < q * S)) or m < k_need):
-        b = b_safe if b_safe < b else 0
-        m, _ = collect(row, zmax, t, inv_t, b, pt, hd, 0, 0.0, top_ids, top_lps)
+        b = max(b - EXTEND, b_safe) if b > b_safe else 0
+        m = collect(row, zmax, t, inv_t, b, pt, hd)
         total = bin_masses(hd, m)
-    return m, m_top
+    return m
 
 
 @njit(cache=True)
@@ -348,7 +319,7 @@ def weighted_pick(hd: Head, m: int, target: float, strict: bool) -> tuple[int, f
     """The first head token, in (w desc, id asc) order, whose prefix mass reaches ``target``
     (``>=``; ``>`` when ``strict``): (token, prefix mass through it, its weight)."""
     b, cum = find_bin(hd.mass, target, strict)
-    mm = 0
+    mm = np.int64(0)
     for i in range(m):
         if bin_of(hd.w[i]) == b:
             hd.sel_ids[mm] = hd.ids[i]
@@ -364,14 +335,14 @@ def top_p_cut(hd: Head, m: int, top_p: float, S: float) -> tuple[int, float, flo
     ``w > 0``: ``(-1, S, 0)``."""
     if top_p >= 1.0:
         return -1, S, 0.0
-    return weighted_pick(hd, m, top_p * S, False)
+    return weighted_pick(hd, m, top_p * S, np.bool_(False))
 
 
 @njit(cache=True)
 def draw(hd: Head, m: int, u: float, Wk: float, cut: int, w_cut: float) -> tuple[int, float]:
     """Step 5: the first token of the kept prefix whose cumulative mass exceeds ``u * Wk`` (inverse
     CDF of the renormalised nucleus); never past the cut. Returns (token, its weight)."""
-    tok, _, w = weighted_pick(hd, m, u * Wk, True)
+    tok, _, w = weighted_pick(hd, m, u * Wk, np.bool_(True))
     if cut >= 0 and _precedes(w_cut, cut, w, tok):
         return cut, w_cut
     return tok, w

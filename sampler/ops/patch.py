@@ -110,7 +110,7 @@ def patched_max(row: np.ndarray, rmax: float, pt: Patch, n: int) -> float:
     return max(umax, pmax)
 
 
-@njit(cache=True, inline="always")
+@njit(cache=True)
 def patched_value(row: np.ndarray, pt: Patch, j: int) -> float:
     """``z'[j]``: the patched value of entry ``j`` if it has one, else the raw logit (float64)."""
     s = pt.slot[j]

@@ -183,7 +183,7 @@ def test_weighted_pick_equals_a_sort(shape: str, strict: bool) -> None:
     zmax = float(row.max())
     S = SM.softmax_sum(row, zmax, 1.0 / t, ws.patch, 0)
     hd = ws.head
-    m, _ = N.collect(row, zmax, t, 1.0 / t, 0, ws.patch, hd, 0, 0.0, np.empty(1, np.int64), np.empty(1))
+    m = N.collect(row, zmax, t, 1.0 / t, 0, ws.patch, hd)
     assert m == V and list(hd.ids[:m]) == list(range(V))
     w = hd.w[:m].copy()
     N.bin_masses(hd, m)
@@ -199,10 +199,11 @@ def test_head_holds_whole_bins_the_needed_mass_and_ids_in_order() -> None:
     row = (rng.standard_normal(V) * 3).astype(np.float32)
     ws = _workspace(V)
     t, zmax = 0.8, float(row.max())
+    SC.scan(row, ws.lanes)
     w = _weights(row, zmax, t)
     S = SM.softmax_sum(row, zmax, 1.0 / t, ws.patch, 0)
     for top_p, u in ((0.9, 0.5), (0.5, 0.99), (1.0, 0.3), (1.0, 0.999), (0.0, 0.7)):
-        m, _ = N.head(row, zmax, t, S, top_p, u, 0, ws.patch, ws.head, 0, 0.0, np.empty(1, np.int64), np.empty(1))
+        m = N.head(row, zmax, t, S, top_p, u, 0, ws.lanes, ws.patch, ws.head)
         ids = ws.head.ids[:m]
         b = int(_bins(ws.head.w[:m]).min())
         assert list(ids) == list(np.nonzero(_bins(w) >= b)[0])  # every token of bins >= b, ids ascending
@@ -213,21 +214,23 @@ def test_head_holds_whole_bins_the_needed_mass_and_ids_in_order() -> None:
 
 
 def test_head_extends_a_short_estimate() -> None:
-    """One heavy token on the sampled stride and the bulk of the mass off it: the estimate believes
-    the mass is all at the top; the check on exact masses extends the head until it holds top_p."""
-    V = 64 * N.STRIDE * 4
+    """Two heavy tokens in lane 0 (the second is sampled and counted 32 times) and the bulk of the
+    mass off lane 0: the estimate puts 0.9 of the mass in the top bins; the check on exact masses
+    extends the head until it holds it."""
+    V = 64 * SC.LANES * 4
     rng = np.random.default_rng(5)
     row = (rng.standard_normal(V) * 0.5).astype(np.float64)
-    row[0] = 12.0
-    off_stride = np.arange(1, 6_400)
-    row[off_stride[off_stride % N.STRIDE != 0]] = 9.5
+    row[0], row[SC.LANES] = 12.0, 11.9
+    bulk = np.arange(1, 6_400)
+    row[bulk[bulk % SC.LANES != 0]] = 9.5
     ws = _workspace(V)
     zmax = float(row.max())
+    SC.scan(row, ws.lanes)
     S = SM.softmax_sum(row, zmax, 1.0, ws.patch, 0)
-    guess = N.guess_floor(row, zmax, 1.0, 0.9, ws.patch, ws.head)
+    guess = N.guess_floor(row, zmax, 1.0, 0.9, ws.lanes, ws.patch, ws.head)
     w = _weights(row, zmax, 1.0)
     assert w[_bins(w) >= guess - N.MARGIN].sum() < 0.9 * S  # the first collection is short
-    m, _ = N.head(row, zmax, 1.0, S, 0.9, 0.5, 0, ws.patch, ws.head, 0, 0.0, np.empty(1, np.int64), np.empty(1))
+    m = N.head(row, zmax, 1.0, S, 0.9, 0.5, 0, ws.lanes, ws.patch, ws.head)
     assert ws.head.w[:m].sum() >= 0.9 * S
     p = SamplingParams(temperature=1.0, top_p=0.9)
     for u in (0.01, 0.5, 0.99):
@@ -258,7 +261,7 @@ def test_raw_top_k_threshold_and_pass() -> None:
         thr = TK.raw_threshold(lanes, k)
         assert np.count_nonzero(row >= thr) >= k
         ids, vals = np.empty(k, np.int64), np.empty(k)
-        assert TK.top_raw(row, k, thr, ids, vals) == k
+        assert TK.top_raw(row, k, thr, ids, vals, np.empty(row.size, np.int64)) == k
         ref = R.top_k_logprobs(row.astype(np.float64), k)
         assert [i for i, _ in ref] == list(ids) and list(ids[:2]) == [3, 77][:k]
     assert TK.raw_threshold(lanes, SC.LANES + 1) == -np.inf
