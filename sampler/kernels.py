@@ -36,7 +36,7 @@ from numba import get_num_threads, njit
 from .errors import InvalidLogits
 from .ops.greedy import greedy
 from .ops.logprobs import Pick, report
-from .ops.nucleus import NBINS, Head, draw, head, top_p_cut
+from .ops.nucleus import NBINS, QUARTERS, Head, draw, head, top_p_cut
 from .ops.patch import GROUP, Patch, clear_patch, logit_bias, patched_max, penalties
 from .ops.scan import LANES, MESSAGES, OK, scan
 from .ops.softmax import raw_normaliser, softmax_sum
@@ -96,20 +96,21 @@ def _sample_row(row: np.ndarray, s: Step, hist: np.ndarray, bias_ids: np.ndarray
     """One sampling step of SEMANTICS.md: ``(status, token, raw logprob, logprob in the mode)``; the
     logprobs are NaN when neither they nor a top-k are asked for."""
     top_ids[:], top_lps[:] = -1, -np.inf
-    status, rmax = scan(row, ws.lanes)                                       # model errors
+    status, rmax = scan(row, ws.lanes, ws.head.z)                            # model errors
     if status != OK:
         return status, -1, np.nan, np.nan
     pt, hd = ws.patch, ws.head
     n = penalties(row, hist, s.presence, s.frequency, pt)                    # step 1
     n = logit_bias(row, bias_ids, bias_vals, pt, n)                           # step 2
     zmax = patched_max(row, rmax, pt, n)
-    S, m = 1.0, np.int64(0)
+    S, m, m_top = 1.0, np.int64(0), np.int64(0)
     if s.temperature == 0.0:
         tok = greedy(row, zmax, pt, n)                                       # step 3, T == 0
         pick = Pick(tok, S, tok, S, S)
     else:
         S = softmax_sum(row, zmax, 1.0 / s.temperature, pt, n)               # step 3, T > 0
-        m = head(row, zmax, s.temperature, S, s.top_p, s.u, s.top_k if s.processed else 0, ws.lanes, pt, hd)
+        m, m_top = head(row, zmax, s.temperature, S, s.top_p, s.u, s.top_k if s.processed else 0, ws.lanes, pt,
+                        n, hd, 0 if s.processed else s.top_k, top_ids, top_lps)
         cut, kept, w_cut = top_p_cut(hd, m, s.top_p, S)                      # step 4
         tok, w_tok = draw(hd, m, s.u, kept, cut, w_cut)                      # step 5
         pick = Pick(tok, w_tok, cut, w_cut, kept)
@@ -117,8 +118,8 @@ def _sample_row(row: np.ndarray, s: Step, hist: np.ndarray, bias_ids: np.ndarray
     if not (s.logprobs or s.top_k > 0):
         return OK, pick.token, np.nan, np.nan
     raw_sum = S if s.temperature == 1.0 and n == 0 else raw_normaliser(row, rmax)
-    raw, mode = report(row, rmax, raw_sum, pick, s.temperature == 0.0, s.processed, s.top_k, ws.lanes, hd, m,
-                       top_ids, top_lps)
+    raw, mode = report(row, rmax, raw_sum, pick, s.temperature == 0.0, s.processed, s.top_k, ws.lanes, m_top,
+                       hd, m, top_ids, top_lps)
     return OK, pick.token, raw, mode
 
 
@@ -131,17 +132,17 @@ def _views(f64: np.ndarray, i64: np.ndarray, slot: np.ndarray, gflag: np.ndarray
     patch = Patch(slot, gflag, i64[i:i + cap], f64[f:f + cap], i64[i + cap:i + 2 * cap])
     f += cap
     i += 2 * cap
-    fv = f64[f:f + 3 * V + 2 * NBINS + 256]
-    iv = i64[i:i + 2 * V + 256]
-    hd = Head(ids=iv[:V], z=fv[:V], w=fv[V:2 * V], mass=fv[3 * V:3 * V + NBINS],
-              sample_mass=fv[3 * V + NBINS:3 * V + 2 * NBINS], sel_ids=iv[V:2 * V], sel_w=fv[2 * V:3 * V],
-              radix_count=iv[2 * V:2 * V + 256], radix_mass=fv[3 * V + 2 * NBINS:3 * V + 2 * NBINS + 256])
+    fv = f64[f:f + 3 * V + NBINS + QUARTERS + 256]
+    iv = i64[i:i + 2 * V + 256 + V // GROUP + 2]
+    hd = Head(ids=iv[:V], z=fv[:V], w=fv[V:2 * V], groups=iv[2 * V + 256:], mass=fv[3 * V:3 * V + NBINS],
+              sample_mass=fv[3 * V + NBINS:3 * V + NBINS + QUARTERS], sel_ids=iv[V:2 * V], sel_w=fv[2 * V:3 * V],
+              radix_count=iv[2 * V:2 * V + 256], radix_mass=fv[3 * V + NBINS + QUARTERS:])
     return Workspace(lanes, patch, hd)
 
 
 def _buffer_sizes(V: int, cap: int) -> tuple[int, int]:
     """Lengths of the float64 and int64 buffers :func:`_views` cuts."""
-    return LANES + cap + 3 * V + 2 * NBINS + 256, 2 * cap + 2 * V + 256
+    return LANES + cap + 3 * V + NBINS + QUARTERS + 256, 2 * cap + 2 * V + 256 + V // GROUP + 2
 
 
 @njit(cache=True, nogil=True)

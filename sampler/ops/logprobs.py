@@ -31,16 +31,19 @@ class Pick(NamedTuple):
 @njit(cache=True)
 def report(
     row: np.ndarray, rmax: float, raw_sum: float, pick: Pick, greedy: bool, processed: bool, k: int,
-    lanes: np.ndarray, hd: Head, m: int, top_ids: np.ndarray, top_lps: np.ndarray,
+    lanes: np.ndarray, m_top: int, hd: Head, m: int, top_ids: np.ndarray, top_lps: np.ndarray,
 ) -> tuple[float, float]:
     """``(raw logprob, logprob in the mode)`` of the picked token, and the top ``k`` in the mode into
-    ``top_ids/top_lps`` (``lanes``: the scan's lane maxima; ``hd.ids/w[:m]``: the head)."""
+    ``top_ids/top_lps``: for ``raw``, the ``m_top`` raw logits the head collected there (greedy
+    has no head: :func:`top_raw` reads the row, with the scan's ``lanes``); for ``processed``, the
+    kept tokens of the head ``hd.ids/w[:m]``."""
     lrs = math.log(raw_sum)
     raw = float(row[pick.token]) - rmax - lrs
     if not processed:
-        if k > 0:
-            for i in range(top_raw(row, k, raw_threshold(lanes, k), top_ids, top_lps, hd.sel_ids)):
-                top_lps[i] = top_lps[i] - rmax - lrs
+        if k > 0 and greedy:
+            m_top = top_raw(row, k, raw_threshold(lanes, k), top_ids, top_lps, hd.groups)
+        for i in range(m_top if k > 0 else 0):
+            top_lps[i] = top_lps[i] - rmax - lrs
         return raw, raw
     if greedy:
         if k > 0:

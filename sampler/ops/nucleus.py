@@ -29,30 +29,38 @@ from typing import NamedTuple
 import numpy as np
 from numba import njit
 
-from .bits import f2i
+from .bits import f2i, i2f
 from .exp import exp_weight
 from .patch import GROUP, Patch, patched_value
 from .scan import LANES, row_floor
+from .topk import raw_threshold, top_of_groups
 
 #: exponent bins of a weight ``0 <= w <= 1`` (IEEE-754 exponent field; 0 holds the subnormals)
 NBINS = 1024
-#: bins below the estimated crossing that the first collection also takes
-MARGIN = 1
-#: bins a short head is extended by, before the bound that cannot be short
-EXTEND = 4
+#: a weight's bits shifted by this give its quarter-octave (exponent and 2 mantissa bits) ...
+QUARTER = 50
+#: ... counted from this one (weights below 2**-127 share the lowest)
+QUARTER_LO = (1023 - 127) * 4
+#: quarter-octaves of the estimate's histogram
+QUARTERS = 512
+#: the first collection takes the weights down to the estimated crossing divided by this
+MARGIN = 2.0
+#: a short head is extended to weights this many times lighter, before the bound that cannot be short
+EXTEND = 4.0
 #: survivors of the radix refinement that are insertion-sorted
 SMALL = 32
-_LN2 = math.log(2.0)
 
 
 class Head(NamedTuple):
     """The head of one row: ``ids/w[:m]`` (ids ascending within a bin; ``z`` their patched logits
-    while collecting), its mass per bin ``mass``; scratch for the estimate (``sample_mass``), the
-    second walk and one bin's tokens (``sel_ids``, ``sel_w``) and the radix steps (``radix_*``)."""
+    while collecting), its mass per bin ``mass``; scratch for the groups holding raw top-k
+    candidates (``groups``), the estimate (``sample_mass``, :data:`QUARTERS` long), the second
+    walk and one bin's tokens (``sel_ids``, ``sel_w``) and the radix steps (``radix_*``)."""
 
     ids: np.ndarray
     z: np.ndarray
     w: np.ndarray
+    groups: np.ndarray
     mass: np.ndarray
     sample_mass: np.ndarray
     sel_ids: np.ndarray
@@ -68,64 +76,70 @@ def bin_of(w: float) -> int:
 
 
 @njit(cache=True)
-def floor_bound(q: float, S: float, V: int) -> int:
-    """The highest bin ``b`` such that the tokens below it cannot hold ``(1 - q) * S / 2`` of mass
-    (each weighs less than ``2**(b - 1023)``); 0 (every token) when ``q >= 1``."""
-    if q >= 1.0:
-        return 0
-    b = 1023 + math.floor(math.log2((1.0 - q) * S / (2.0 * V)))
-    return min(max(b, 0), NBINS - 1)
+def safe_floor(q: float, S: float, V: int) -> float:
+    """A weight ``w_lo`` such that the tokens lighter than it cannot hold ``(1 - q) * S / 2`` of mass
+    (fewer than V of them, each below ``w_lo``); 0 (every token) when ``q >= 1``."""
+    return 0.0 if q >= 1.0 else (1.0 - q) * S / (2.0 * V)
 
 
 @njit(cache=True)
-def guess_floor(row: np.ndarray, zmax: float, inv_t: float, q: float, lanes: np.ndarray, pt: Patch,
-                hd: Head) -> int:
-    """An estimate of the bin where the row's prefix mass reaches the fraction ``q``, from the
-    scan's lane maxima (the heaviest tokens, counted once each) and lane 0's other tokens (every
-    :data:`STRIDE`-th id, counted ``STRIDE`` times, as a sample of every lane's tokens below its
-    maximum)."""
+def guess_floor(row: np.ndarray, zmax: float, inv_t: float, q: float, lanes: np.ndarray, pt: Patch, n: int,
+                hd: Head) -> float:
+    """An estimate of the weight at which the row's prefix mass reaches the fraction ``q``, to a
+    quarter octave, from the scan's lane maxima (the heaviest tokens, counted once each) and lane
+    0's other tokens (every ``LANES``-th id, left in ``hd.z`` by the scan, counted ``LANES`` times,
+    as a sample of every lane's tokens below its maximum)."""
     buf, smass = hd.z, hd.sample_mass
-    ns = 0
-    skipped = False
-    for j in range(0, row.size, LANES):
-        v = patched_value(row, pt, j)
-        if not skipped and float(row[j]) == lanes[0]:
-            skipped = True
-            continue
-        buf[ns] = v
-        ns += 1
+    ns = row.size // LANES
+    skip = ns
+    for i in range(ns):
+        if buf[i] == lanes[0]:
+            skip = i
+            break
+    for i in range(n):
+        j = pt.ids[i]
+        if j % LANES == 0 and j // LANES < ns:
+            buf[j // LANES] = pt.vals[i]
+    buf[skip] = buf[ns - 1]
+    ns -= skip < ns
     for c in range(LANES):
         buf[ns + c] = lanes[c]
     for i in range(ns + LANES):
         buf[i], _ = exp_weight(min((buf[i] - zmax) * inv_t, 0.0))
-    smass[:] = 0.0
+    smass[:QUARTERS] = 0.0
     total = 0.0
     for i in range(ns + LANES):
         x = buf[i] * (LANES if i < ns else 1.0)
-        smass[bin_of(buf[i])] += x
+        smass[max((f2i(buf[i]) >> QUARTER) - QUARTER_LO, 0)] += x
         total += x
     cum = 0.0
-    for b in range(NBINS - 1, 0, -1):
+    for b in range(QUARTERS - 1, 0, -1):
         cum += smass[b]
         if cum > 0.0 and cum >= q * total:
-            return b
-    return 0
+            return i2f(np.int64(b + QUARTER_LO) << QUARTER)
+    return 0.0
 
 
 @njit(cache=True)
-def _walk_plain(row: np.ndarray, pre: float, z_lo: float, gflag: np.ndarray, ids: np.ndarray,
-                zs: np.ndarray) -> int:
+def _walk_plain(row: np.ndarray, pre: float, pre_raw: float, z_lo: float, gflag: np.ndarray, ids: np.ndarray,
+                zs: np.ndarray, groups: np.ndarray) -> tuple[int, int]:
     """The full groups without a patched id: each group's maximum (vectorised) is tested against
-    ``pre``, then the groups with a hit are walked, appending head candidates to ``ids/zs``
-    (nothing else in this loop: a call, a second condition or a load from the patch each double
-    or triple its cost)."""
+    ``pre`` (head) and ``pre_raw`` (raw top-k; the group is listed in ``groups``), then the groups
+    with a head hit are walked, appending candidates to ``ids/zs`` (nothing else in that walk: a
+    call, a second condition or a load from the patch each double or triple its cost)."""
     m = 0
+    ng = 0
     for g in range(row.size // GROUP):
         i = g * GROUP
         top = row[i]
         for c in range(1, GROUP):
             top = row[i + c] if row[i + c] > top else top
-        if top < pre or gflag[g]:
+        if gflag[g]:
+            continue
+        if top >= pre_raw:
+            groups[ng] = g
+            ng += 1
+        if top < pre:
             continue
         for j in range(i, i + GROUP):
             x = float(row[j])
@@ -133,27 +147,44 @@ def _walk_plain(row: np.ndarray, pre: float, z_lo: float, gflag: np.ndarray, ids
                 ids[m] = j
                 zs[m] = x
                 m += 1
-    return m
+    return m, ng
 
 
 @njit(cache=True)
-def _walk_patched(row: np.ndarray, z_lo: float, pt: Patch, ids: np.ndarray, zs: np.ndarray) -> int:
-    """The groups holding a patched id, and the last partial group, entry by entry through the patch."""
+def _walk_patched(row: np.ndarray, z_lo: float, pt: Patch, n: int, ids: np.ndarray, zs: np.ndarray, raw: bool,
+                  groups: np.ndarray, ng: int) -> tuple[int, int]:
+    """The groups holding a patched id (their flags read 8 at a time; none when ``n == 0``), then the
+    last partial group, entry by entry through the patch (listed in ``groups`` too when ``raw``)."""
     V = row.size
     m = 0
     last = V // GROUP
-    for g in range(last + 1):
-        if g < last and pt.gflag[g] == 0:
+    words = pt.gflag[:last - last % 8].view(np.uint64)
+    for k in range(words.size if n > 0 else 0):
+        if words[k] == 0:
             continue
-        i = g * GROUP
-        e = min(i + GROUP, V)
-        for j in range(i, e):
-            z = patched_value(row, pt, j)
-            if z >= z_lo:
-                ids[m] = j
-                zs[m] = z
-                m += 1
-    return m
+        for g in range(8 * k, 8 * k + 8):
+            if pt.gflag[g]:
+                m, ng = _walk_group(row, g * GROUP, GROUP, z_lo, pt, ids, zs, m, raw, groups, ng, g)
+    for g in range(words.size * 8, last + 1):
+        if g == last or (n > 0 and pt.gflag[g]):
+            m, ng = _walk_group(row, g * GROUP, min(GROUP, V - g * GROUP), z_lo, pt, ids, zs, m, raw, groups, ng, g)
+    return m, ng
+
+
+@njit(cache=True)
+def _walk_group(row: np.ndarray, i: int, size: int, z_lo: float, pt: Patch, ids: np.ndarray, zs: np.ndarray,
+                m: int, raw: bool, groups: np.ndarray, ng: int, g: int) -> tuple[int, int]:
+    """One group of :func:`_walk_patched`."""
+    if raw:
+        groups[ng] = g
+        ng += 1
+    for j in range(i, i + size):
+        z = patched_value(row, pt, j)
+        if z >= z_lo:
+            ids[m] = j
+            zs[m] = z
+            m += 1
+    return m, ng
 
 
 @njit(cache=True)
@@ -172,30 +203,38 @@ def _merge_by_id(ids: np.ndarray, zs: np.ndarray, m: int, ids2: np.ndarray, zs2:
 
 
 @njit(cache=True)
-def collect(row: np.ndarray, zmax: float, t: float, inv_t: float, b_lo: int, pt: Patch, hd: Head) -> int:
-    """Every token whose weight lies in bins ``>= b_lo``, ids ascending, into ``hd.ids/hd.w``; returns
-    how many. One read of the row: each group of :data:`GROUP` entries is first tested (vectorised)
-    against a value no candidate is below, and only groups with a hit are walked."""
+def collect(
+    row: np.ndarray, zmax: float, t: float, inv_t: float, w_lo: float, pt: Patch, n: int, hd: Head,
+    k_raw: int, thr_raw: float, top_ids: np.ndarray, top_lps: np.ndarray,
+) -> tuple[int, int]:
+    """Every token of weight ``w >= w_lo`` (``w > 0`` when ``w_lo`` is 0), ids ascending, into
+    ``hd.ids/hd.w`` — a prefix of the order (w desc, id asc), ties included — and
+    (``k_raw > 0``) the raw top ``k_raw`` into ``top_ids/top_lps`` (raw logits; candidates are the
+    logits ``>= thr_raw``); returns ``(m, m_top)``. One read of the row: each group of
+    :data:`GROUP` entries is first tested (vectorised) against both thresholds, and only groups
+    with a hit are walked."""
     z_lo = -np.inf
-    if b_lo > 0:
-        x_lo = (b_lo - 1023) * _LN2 - 1e-9
+    if w_lo > 0.0:
+        x_lo = math.log(w_lo) - 1e-9
         z_lo = zmax + t * x_lo * (1.0 + 1e-12) - 1e-12 * abs(zmax)
     pre = row_floor(row, z_lo)[0]
+    pre_raw = row_floor(row, thr_raw if k_raw > 0 else np.inf)[0]
     ids, z, w = hd.ids, hd.z, hd.w
-    m = _walk_plain(row, pre, z_lo, pt.gflag, ids, z)
-    m2 = _walk_patched(row, z_lo, pt, hd.sel_ids, hd.sel_w)
+    m, ng = _walk_plain(row, pre, pre_raw, z_lo, pt.gflag, ids, z, hd.groups)
+    m2, ng = _walk_patched(row, z_lo, pt, n, hd.sel_ids, hd.sel_w, k_raw > 0, hd.groups, ng)
     m = _merge_by_id(ids, z, m, hd.sel_ids, hd.sel_w, m2)
+    m_top = top_of_groups(row, hd.groups, ng, GROUP, k_raw, thr_raw, top_ids, top_lps)
     for i in range(m):
         w[i], _ = exp_weight((z[i] - zmax) * inv_t)
     keep = 0
     for i in range(m):
         wi = w[i]
-        if wi == 0.0 and b_lo == 0:  # subnormal weights, exactly as libm gives them
+        if wi == 0.0 and w_lo == 0.0:  # subnormal weights, exactly as libm gives them
             wi = math.exp((z[i] - zmax) * inv_t)
         ids[keep] = ids[i]
         w[keep] = wi
-        keep += wi > 0.0 and bin_of(wi) >= b_lo
-    return keep
+        keep += wi > 0.0 and wi >= w_lo
+    return keep, m_top
 
 
 @njit(cache=True)
@@ -213,26 +252,29 @@ def bin_masses(hd: Head, m: int) -> float:
 
 
 @njit(cache=True)
-def head(row: np.ndarray, zmax: float, t: float, S: float, top_p: float, u: float, k_need: int,
-         lanes: np.ndarray, pt: Patch, hd: Head) -> int:
+def head(
+    row: np.ndarray, zmax: float, t: float, S: float, top_p: float, u: float, k_need: int, lanes: np.ndarray,
+    pt: Patch, n: int, hd: Head, k_raw: int, top_ids: np.ndarray, top_lps: np.ndarray,
+) -> tuple[int, int]:
     """Every token steps 4-5 can select, with exact weights, into ``hd.ids/hd.w[:m]`` (ids
-    ascending within a bin) and their masses per bin into ``hd.mass``; returns ``m``. The tokens
-    are those in bins ``>= b`` where the bins hold ``>= top_p * S`` (the cut is inside) or, with
-    ``top_p == 1``, ``> u * S`` (the draw is inside), and at least ``k_need`` tokens."""
+    ascending within a bin) and their masses per bin into ``hd.mass``. The tokens are those of
+    weight ``>= w_lo``, a prefix of the order, whose mass is ``>= top_p * S`` (the cut is inside) or,
+    with ``top_p == 1``, ``> u * S`` (the draw is inside), and at least ``k_need`` tokens. The raw
+    top ``k_raw`` is collected on the way (:func:`collect`). Returns ``(m, m_top)``."""
     inv_t = 1.0 / t
     q = top_p if top_p < 1.0 else u
     strict = top_p >= 1.0
-    b_safe = floor_bound(q, S, row.size)
-    b = b_safe
+    w_safe = safe_floor(q, S, row.size)
+    w_lo = w_safe
     if row.size >= 64 * LANES:
-        b = max(guess_floor(row, zmax, inv_t, q, lanes, pt, hd) - MARGIN, b_safe)
-    m = collect(row, zmax, t, inv_t, b, pt, hd)
+        w_lo = max(guess_floor(row, zmax, inv_t, q, lanes, pt, n, hd) / MARGIN, w_safe)
+    m, m_top = collect(row, zmax, t, inv_t, w_lo, pt, n, hd, k_raw, raw_threshold(lanes, k_raw), top_ids, top_lps)
     total = bin_masses(hd, m)
-    while b > 0 and (((total <= q * S) if strict else (total < q * S)) or m < k_need):
-        b = max(b - EXTEND, b_safe) if b > b_safe else 0
-        m = collect(row, zmax, t, inv_t, b, pt, hd)
+    while w_lo > 0.0 and (((total <= q * S) if strict else (total < q * S)) or m < k_need):
+        w_lo = max(w_lo / EXTEND, w_safe) if w_lo > w_safe else 0.0
+        m, _ = collect(row, zmax, t, inv_t, w_lo, pt, n, hd, np.int64(0), np.inf, top_ids, top_lps)
         total = bin_masses(hd, m)
-    return m
+    return m, m_top
 
 
 @njit(cache=True)

@@ -61,41 +61,56 @@ def row_floor(row: np.ndarray, v: float) -> np.ndarray:
     return out
 
 
+@njit(cache=True, inline="always")
+def key_of(b: int, mag: int) -> int:
+    """The integer key of the IEEE-754 bits ``b``: keys order like the floats (magnitude bits of a
+    negative value flipped); an involution."""
+    return b ^ mag if b < 0 else b
+
+
 @njit(cache=True)
-def scan(row: np.ndarray, lanes: np.ndarray) -> tuple[int, float]:
+def scan(row: np.ndarray, lanes: np.ndarray, sample: np.ndarray) -> tuple[int, float]:
     """``(status, max)`` of the row as given (float32 or float64, never copied): NaN or ``+inf``
     anywhere, every entry ``-inf``, or no entry is an error status; ``-inf`` entries are allowed.
-    ``lanes[:LANES]`` receives the lane maxima (float64)."""
+    One vectorised pass of integer maxima and minima per lane (a NaN's key lies above ``+inf``'s or
+    below ``-inf``'s). ``lanes[:LANES]`` receives the lane maxima (float64) and ``sample`` lane 0
+    (every ``LANES``-th entry, the head's estimate reads it)."""
     n = row.size
     if n == 0:
         return ST_EMPTY, 0.0
-    nan = 0
-    for j in range(n):
-        nan += row[j] != row[j]
-    if nan:
-        return ST_NAN, 0.0
     bits = bits_of(row)
     mag = magnitude_mask(bits)
-    acc = np.empty(LANES, bits.dtype)
-    acc[:] = ~mag  # below every key
+    hi = np.empty(LANES, bits.dtype)
+    lo = np.empty(LANES, bits.dtype)
+    hi[:] = ~mag
+    lo[:] = mag
     q = n - n % LANES
     for i in range(0, q, LANES):
         blk = bits[i:i + LANES]
+        sample[i // LANES] = row[i]
         for c in range(LANES):
-            b = blk[c]
-            acc[c] = max(acc[c], b ^ mag if b < 0 else b)
+            k = key_of(blk[c], mag)
+            hi[c] = max(hi[c], k)
+            lo[c] = min(lo[c], k)
     for j in range(q, n):
-        b = bits[j]
-        acc[j - q] = max(acc[j - q], b ^ mag if b < 0 else b)
+        k = key_of(bits[j], mag)
+        hi[j - q] = max(hi[j - q], k)
+        lo[j - q] = min(lo[j - q], k)
     one = row[:1].copy()
-    m = -np.inf
+    one[0] = np.inf
+    top = key_of(bits_of(one)[0], mag)
+    one[0] = -np.inf
+    bottom = key_of(bits_of(one)[0], mag)
+    khi, klo = hi[0], lo[0]
     for c in range(LANES):
-        key = acc[c]
-        bits_of(one)[0] = key ^ mag if key < 0 else key
+        khi, klo = max(khi, hi[c]), min(klo, lo[c])
+        bits_of(one)[0] = key_of(hi[c], mag)
         lanes[c] = float(one[0])
-        m = max(m, lanes[c])
-    if m == np.inf:
+    if khi > top or klo < bottom:
+        return ST_NAN, 0.0
+    if khi == top:
         return ST_POSINF, 0.0
-    if m == -np.inf:
-        return ST_ALLNEG, m
-    return OK, m
+    if khi == bottom:
+        return ST_ALLNEG, -np.inf
+    bits_of(one)[0] = key_of(khi, mag)
+    return OK, float(one[0])

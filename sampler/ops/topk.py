@@ -53,34 +53,41 @@ def raw_threshold(lanes: np.ndarray, k: int) -> float:
 
 
 @njit(cache=True)
+def top_of_groups(row: np.ndarray, groups: np.ndarray, ng: int, size: int, k: int, thr: float,
+                  top_ids: np.ndarray, top_lps: np.ndarray) -> int:
+    """The ``k`` largest finite raw logits ``>= thr`` among the listed groups of ``size`` entries
+    (desc, ids asc within ties) into ``top_ids/top_lps``; returns how many."""
+    m = np.int64(0)
+    for i in range(ng if k > 0 else 0):
+        lo = groups[i] * size
+        for j in range(lo, min(lo + size, row.size)):
+            v = float(row[j])
+            if v >= thr and v > -np.inf:
+                m = insert_top(top_ids, top_lps, m, k, j, v)
+    return m
+
+
+@njit(cache=True)
 def top_raw(row: np.ndarray, k: int, thr: float, top_ids: np.ndarray, top_lps: np.ndarray,
-            cand: np.ndarray) -> int:
+            groups: np.ndarray) -> int:
     """The ``k`` largest finite raw logits (desc, ids asc within ties) into ``top_ids/top_lps``;
-    returns how many. Entries ``>= thr`` are gathered into ``cand`` first (groups of
-    :data:`SPARSE_GROUP` pre-tested, vectorised; no call in that loop), then inserted."""
+    returns how many. Groups of :data:`SPARSE_GROUP` entries holding one ``>= thr`` are listed in
+    ``groups`` first (pre-tested, vectorised; no call in that loop), then read."""
     V = row.size
     pre = row_floor(row, thr)[0]
-    nc = 0
+    ng = 0
     q = V - V % SPARSE_GROUP
-    for i in range(0, q, SPARSE_GROUP):
+    for g in range(q // SPARSE_GROUP):
         hit = 0
         for c in range(SPARSE_GROUP):
-            hit += row[i + c] >= pre
+            hit += row[g * SPARSE_GROUP + c] >= pre
         if hit:
-            for j in range(i, i + SPARSE_GROUP):
-                if row[j] >= pre:
-                    cand[nc] = j
-                    nc += 1
-    for j in range(q, V):
-        if row[j] >= pre:
-            cand[nc] = j
-            nc += 1
-    m = np.int64(0)
-    for i in range(nc):
-        v = float(row[cand[i]])
-        if v >= thr and v > -np.inf:
-            m = insert_top(top_ids, top_lps, m, k, cand[i], v)
-    return m
+            groups[ng] = g
+            ng += 1
+    if q < V:
+        groups[ng] = q // SPARSE_GROUP
+        ng += 1
+    return top_of_groups(row, groups, ng, SPARSE_GROUP, k, thr, top_ids, top_lps)
 
 
 @njit(cache=True)

@@ -23,6 +23,8 @@ from sampler.ops import softmax as SM
 from sampler.ops import topk as TK
 from sampler.ops.greedy import greedy
 
+_NO_IDS, _NO_LPS = np.empty(1, np.int64), np.empty(1)
+
 
 def _workspace(V: int, cap: int = 64) -> K.Workspace:
     b = K.buffers(V, cap)
@@ -80,16 +82,20 @@ def test_exp_term_sums_to_float64_accuracy() -> None:
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_scan_statuses_max_and_lanes(dtype: type) -> None:
-    lanes = np.empty(SC.LANES)
+    lanes, sample = np.empty(SC.LANES), np.empty(100)
     z = np.random.default_rng(1).normal(size=1_003).astype(dtype)
-    status, m = SC.scan(z, lanes)
+    z[[5, 700]] = -np.inf
+    status, m = SC.scan(z, lanes, sample)
     assert status == SC.OK and m == float(z.max())
     for c in range(SC.LANES):
         assert lanes[c] == float(z[c::SC.LANES].max())
-    assert SC.scan(np.array([1.0, np.nan, np.inf], dtype), lanes)[0] == SC.ST_NAN
-    assert SC.scan(np.array([1.0, np.inf], dtype), lanes)[0] == SC.ST_POSINF
-    assert SC.scan(np.full(40, -np.inf, dtype), lanes)[0] == SC.ST_ALLNEG
-    assert SC.scan(np.zeros(0, dtype), lanes)[0] == SC.ST_EMPTY
+    np.testing.assert_array_equal(sample[:z.size // SC.LANES], z[:z.size - z.size % SC.LANES:SC.LANES])
+    for bad in ([1.0, np.nan, np.inf], [1.0, -np.nan], [np.nan] * 40, [-np.inf, np.nan]):
+        assert SC.scan(np.array(bad, dtype), lanes, sample)[0] == SC.ST_NAN, bad
+    assert SC.scan(np.array([1.0, np.inf] * 20, dtype), lanes, sample)[0] == SC.ST_POSINF
+    assert SC.scan(np.full(40, -np.inf, dtype), lanes, sample)[0] == SC.ST_ALLNEG
+    assert SC.scan(np.zeros(0, dtype), lanes, sample)[0] == SC.ST_EMPTY
+    assert SC.scan(np.array([-0.0, -1.0], dtype), lanes, sample) == (SC.OK, 0.0)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
@@ -183,7 +189,7 @@ def test_weighted_pick_equals_a_sort(shape: str, strict: bool) -> None:
     zmax = float(row.max())
     S = SM.softmax_sum(row, zmax, 1.0 / t, ws.patch, 0)
     hd = ws.head
-    m = N.collect(row, zmax, t, 1.0 / t, 0, ws.patch, hd)
+    m, _ = N.collect(row, zmax, t, 1.0 / t, 0.0, ws.patch, 0, hd, 0, np.inf, _NO_IDS, _NO_LPS)
     assert m == V and list(hd.ids[:m]) == list(range(V))
     w = hd.w[:m].copy()
     N.bin_masses(hd, m)
@@ -193,20 +199,21 @@ def test_weighted_pick_equals_a_sort(shape: str, strict: bool) -> None:
         assert wt == w[tok]
 
 
-def test_head_holds_whole_bins_the_needed_mass_and_ids_in_order() -> None:
+def test_head_is_a_prefix_of_the_order_with_the_needed_mass_and_ids_in_order() -> None:
     rng = np.random.default_rng(4)
     V = 128_256
     row = (rng.standard_normal(V) * 3).astype(np.float32)
     ws = _workspace(V)
     t, zmax = 0.8, float(row.max())
-    SC.scan(row, ws.lanes)
+    SC.scan(row, ws.lanes, ws.head.z)
     w = _weights(row, zmax, t)
     S = SM.softmax_sum(row, zmax, 1.0 / t, ws.patch, 0)
     for top_p, u in ((0.9, 0.5), (0.5, 0.99), (1.0, 0.3), (1.0, 0.999), (0.0, 0.7)):
-        m = N.head(row, zmax, t, S, top_p, u, 0, ws.lanes, ws.patch, ws.head)
+        SC.scan(row, ws.lanes, ws.head.z)
+        m, _ = N.head(row, zmax, t, S, top_p, u, 0, ws.lanes, ws.patch, 0, ws.head, 0, _NO_IDS, _NO_LPS)
         ids = ws.head.ids[:m]
-        b = int(_bins(ws.head.w[:m]).min())
-        assert list(ids) == list(np.nonzero(_bins(w) >= b)[0])  # every token of bins >= b, ids ascending
+        lightest = ws.head.w[:m].min()
+        assert list(ids) == list(np.nonzero(w >= lightest)[0])  # every token this heavy, ids ascending
         np.testing.assert_array_equal(ws.head.w[:m], w[ids])
         need = top_p if top_p < 1.0 else u
         assert w[ids].sum() >= need * S
@@ -225,12 +232,13 @@ def test_head_extends_a_short_estimate() -> None:
     row[bulk[bulk % SC.LANES != 0]] = 9.5
     ws = _workspace(V)
     zmax = float(row.max())
-    SC.scan(row, ws.lanes)
+    SC.scan(row, ws.lanes, ws.head.z)
     S = SM.softmax_sum(row, zmax, 1.0, ws.patch, 0)
-    guess = N.guess_floor(row, zmax, 1.0, 0.9, ws.lanes, ws.patch, ws.head)
+    guess = N.guess_floor(row, zmax, 1.0, 0.9, ws.lanes, ws.patch, 0, ws.head)
     w = _weights(row, zmax, 1.0)
-    assert w[_bins(w) >= guess - N.MARGIN].sum() < 0.9 * S  # the first collection is short
-    m = N.head(row, zmax, 1.0, S, 0.9, 0.5, 0, ws.lanes, ws.patch, ws.head)
+    assert w[w >= guess / N.MARGIN].sum() < 0.9 * S  # the first collection is short
+    SC.scan(row, ws.lanes, ws.head.z)
+    m, _ = N.head(row, zmax, 1.0, S, 0.9, 0.5, 0, ws.lanes, ws.patch, 0, ws.head, 0, _NO_IDS, _NO_LPS)
     assert ws.head.w[:m].sum() >= 0.9 * S
     p = SamplingParams(temperature=1.0, top_p=0.9)
     for u in (0.01, 0.5, 0.99):
@@ -256,7 +264,7 @@ def test_raw_top_k_threshold_and_pass() -> None:
     row = rng.normal(size=10_000).astype(np.float32)
     row[[3, 77]] = row.max() + 1.0  # a tie at the top: id order
     lanes = np.empty(SC.LANES)
-    SC.scan(row, lanes)
+    SC.scan(row, lanes, np.empty(row.size))
     for k in (1, 5, 20):
         thr = TK.raw_threshold(lanes, k)
         assert np.count_nonzero(row >= thr) >= k
