@@ -24,7 +24,9 @@ allocated once and reused: fresh megabyte buffers would cost more in page faults
 
 from __future__ import annotations
 
+import contextlib
 import itertools
+import os
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -381,3 +383,36 @@ def sample_next(logits: np.ndarray, params: SamplingParams, generated_ids: Seque
     _run_rows(_as_logits2d(a.reshape(1, -1)), batch, capacity, out, 1)
     _raise_status(out)
     return int(out.ints[1, 0])
+
+
+#: set to 0 to keep :mod:`sampler.kernels` from compiling in the background when imported
+WARM_UP_ENV = "OAIREF_SAMPLER_WARMUP"
+_WARMING: list[threading.Thread] = []
+
+
+def warm_up(dtypes: Sequence[type] = (np.float32, np.float64)) -> None:
+    """Compile the kernel for logits of each dtype now (or load it from numba's on-disk cache, which
+    takes well under a second once a first run has filled it)."""
+    for dt in dtypes:
+        sample_batch_full(np.zeros((1, 4), dt), [SamplingParams(temperature=0.5, top_p=0.9)], [[1]], [0.5], 1)
+
+
+def warm_up_in_background() -> threading.Thread:
+    """:func:`warm_up` on a daemon thread, started once per process (the thread is returned; join it
+    to wait). A sampling call made meanwhile waits for that compilation (numba's compiler lock)
+    instead of starting its own. Started when this module is imported unless ``OAIREF_SAMPLER_WARMUP=0``."""
+    with _POOL_LOCK:
+        if not _WARMING:
+            t = threading.Thread(target=_warm_up_quietly, name="oairef-sampler-warm-up", daemon=True)
+            t.start()
+            _WARMING.append(t)
+        return _WARMING[0]
+
+
+def _warm_up_quietly() -> None:
+    with contextlib.suppress(Exception):  # a real call compiles again and raises where it is seen
+        warm_up()
+
+
+if os.environ.get(WARM_UP_ENV, "1") != "0":
+    warm_up_in_background()

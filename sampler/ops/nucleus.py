@@ -156,7 +156,7 @@ def _walk_patched(row: np.ndarray, z_lo: float, pt: Patch, n: int, ids: np.ndarr
     """The groups holding a patched id (their flags read 8 at a time; none when ``n == 0``), then the
     last partial group, entry by entry through the patch (listed in ``groups`` too when ``raw``)."""
     V = row.size
-    m = 0
+    m = np.int64(0)
     last = V // GROUP
     words = pt.gflag[:last - last % 8].view(np.uint64)
     for k in range(words.size if n > 0 else 0):
@@ -164,7 +164,7 @@ def _walk_patched(row: np.ndarray, z_lo: float, pt: Patch, n: int, ids: np.ndarr
             continue
         for g in range(8 * k, 8 * k + 8):
             if pt.gflag[g]:
-                m, ng = _walk_group(row, g * GROUP, GROUP, z_lo, pt, ids, zs, m, raw, groups, ng, g)
+                m, ng = _walk_group(row, g * GROUP, np.int64(GROUP), z_lo, pt, ids, zs, m, raw, groups, ng, g)
     for g in range(words.size * 8, last + 1):
         if g == last or (n > 0 and pt.gflag[g]):
             m, ng = _walk_group(row, g * GROUP, min(GROUP, V - g * GROUP), z_lo, pt, ids, zs, m, raw, groups, ng, g)
@@ -223,7 +223,7 @@ def collect(
     m, ng = _walk_plain(row, pre, pre_raw, z_lo, pt.gflag, ids, z, hd.groups)
     m2, ng = _walk_patched(row, z_lo, pt, n, hd.sel_ids, hd.sel_w, k_raw > 0, hd.groups, ng)
     m = _merge_by_id(ids, z, m, hd.sel_ids, hd.sel_w, m2)
-    m_top = top_of_groups(row, hd.groups, ng, GROUP, k_raw, thr_raw, top_ids, top_lps)
+    m_top = top_of_groups(row, hd.groups, ng, np.int64(GROUP), k_raw, thr_raw, top_ids, top_lps)
     for i in range(m):
         w[i], _ = exp_weight((z[i] - zmax) * inv_t)
     keep = 0

@@ -87,7 +87,7 @@ def top_raw(row: np.ndarray, k: int, thr: float, top_ids: np.ndarray, top_lps: n
     if q < V:
         groups[ng] = q // SPARSE_GROUP
         ng += 1
-    return top_of_groups(row, groups, ng, SPARSE_GROUP, k, thr, top_ids, top_lps)
+    return top_of_groups(row, groups, ng, np.int64(SPARSE_GROUP), k, thr, top_ids, top_lps)
 
 
 @njit(cache=True)
