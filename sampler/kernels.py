@@ -8,7 +8,8 @@ contract's order (the ops live in :mod:`sampler.ops`, each naming its step):
 :func:`penalties`         step 1, sparse: only the history's ids are patched (the row is never copied)
 :func:`logit_bias`        step 2, sparse: only the biased ids
 :func:`greedy`            step 3 with ``T == 0``: argmax, ties to the lowest id
-:func:`softmax_sum`       step 3 with ``T > 0``: the normaliser ``S`` of ``p = w / S``
+:func:`softmax_sum`       step 3 with ``T > 0``: the normaliser ``S`` of ``p = w / S`` (after
+                          :func:`softmax_shift`, the stable shift)
 :func:`head`              the tokens steps 4-5 can reach, with their exact weights
 :func:`top_p_cut`         step 4: the token crossing ``top_p``, the kept mass
 :func:`draw`              step 5: inverse CDF over the kept tokens with the row's ``u``
@@ -39,7 +40,7 @@ from .errors import InvalidLogits
 from .ops.greedy import greedy
 from .ops.logprobs import Pick, report
 from .ops.nucleus import NBINS, QUARTERS, Head, draw, head, top_p_cut
-from .ops.patch import GROUP, Patch, clear_patch, logit_bias, patched_max, penalties
+from .ops.patch import GROUP, Patch, clear_patch, logit_bias, patched_max, penalties, softmax_shift
 from .ops.scan import LANES, MESSAGES, OK, scan
 from .ops.softmax import raw_normaliser, softmax_sum
 from .params import SamplingParams, check_logit_bias_ids
@@ -104,14 +105,14 @@ def _sample_row(row: np.ndarray, s: Step, hist: np.ndarray, bias_ids: np.ndarray
     pt, hd = ws.patch, ws.head
     n = penalties(row, hist, s.presence, s.frequency, pt)                    # step 1
     n = logit_bias(row, bias_ids, bias_vals, pt, n)                           # step 2
-    zmax = patched_max(row, rmax, pt, n)
     S, m, m_top = 1.0, np.int64(0), np.int64(0)
     if s.temperature == 0.0:
-        tok = greedy(row, zmax, pt, n)                                       # step 3, T == 0
+        tok = greedy(row, patched_max(row, rmax, pt, n), pt, n)              # step 3, T == 0
         pick = Pick(tok, S, tok, S, S)
     else:
-        S = softmax_sum(row, zmax, 1.0 / s.temperature, pt, n)               # step 3, T > 0
-        m, m_top = head(row, zmax, s.temperature, S, s.top_p, s.u, s.top_k if s.processed else 0, ws.lanes, pt,
+        shift = softmax_shift(row, rmax, ws.lanes, 1.0 / s.temperature, pt, n)
+        S = softmax_sum(row, shift, 1.0 / s.temperature, pt, n)              # step 3, T > 0
+        m, m_top = head(row, shift, s.temperature, S, s.top_p, s.u, s.top_k if s.processed else 0, ws.lanes, pt,
                         n, hd, 0 if s.processed else s.top_k, top_ids, top_lps)
         cut, kept, w_cut = top_p_cut(hd, m, s.top_p, S)                      # step 4
         tok, w_tok = draw(hd, m, s.u, kept, cut, w_cut)                      # step 5
@@ -307,9 +308,8 @@ def _outputs(B: int, k: int) -> Outputs:
 
 
 def _raise_status(out: Outputs) -> None:
-    bad = np.nonzero(out.ints[0])[0]
-    if bad.size:
-        r = int(bad[0])
+    if out.ints[0].any():
+        r = int(np.argmax(out.ints[0] != 0))
         raise InvalidLogits(f"{MESSAGES[int(out.ints[0, r])]} (row {r})")
 
 
@@ -335,7 +335,7 @@ def sample_batch_full(
     if top_k < 0:
         raise ValueError("top_k must be >= 0")
     u = np.asarray(us, np.float64).reshape(B)
-    if B and (not np.all(u >= 0.0) or not np.all(u < 1.0)):
+    if B and not (u.min() >= 0.0 and u.max() < 1.0):
         raise ValueError("every u must lie in [0, 1)")
     k = int(top_k)
     batch, capacity = pack_batch(params_list, histories, u, V, k, mode == "processed", bool(logprobs))

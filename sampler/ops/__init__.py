@@ -9,8 +9,11 @@
 | `nucleus.py` | 4 top_p, 5 draw | `head`, `top_p_cut`, `draw` (weighted selections over exponent bins) |
 | `topk.py` | reported top-k | `top_raw`, `top_processed`, `raw_threshold` |
 | `exp.py`, `bits.py` | — | the vectorisable exponential; bit casts, FMA, reassociable add |
+| `cache.py` | — | one numba cache stamp for all of these and ``kernels.py`` (an edit to any op recompiles every kernel that inlines it) |
 
-``sampler/kernels.py`` calls them in that order for each row. numba's on-disk cache does not track
-calls across modules: after editing an op, clear the caches (``find sampler -name '*.nb*' -delete``)
-or the cached kernels keep the old code.
+``sampler/kernels.py`` calls them in that order for each row.
 """
+
+from .cache import install
+
+install()

@@ -83,7 +83,7 @@ def safe_floor(q: float, S: float, V: int) -> float:
 
 
 @njit(cache=True)
-def guess_floor(row: np.ndarray, zmax: float, inv_t: float, q: float, lanes: np.ndarray, pt: Patch, n: int,
+def guess_floor(row: np.ndarray, shift: float, inv_t: float, q: float, lanes: np.ndarray, pt: Patch, n: int,
                 hd: Head) -> float:
     """An estimate of the weight at which the row's prefix mass reaches the fraction ``q``, to a
     quarter octave, from the scan's lane maxima (the heaviest tokens, counted once each) and lane
@@ -104,8 +104,12 @@ def guess_floor(row: np.ndarray, zmax: float, inv_t: float, q: float, lanes: np.
     ns -= skip < ns
     for c in range(LANES):
         buf[ns + c] = lanes[c]
+    for i in range(n):  # a lane whose maximum is patched counts the patched value
+        j = pt.ids[i]
+        if float(row[j]) == lanes[j % LANES]:
+            buf[ns + j % LANES] = pt.vals[i]
     for i in range(ns + LANES):
-        buf[i], _ = exp_weight(min((buf[i] - zmax) * inv_t, 0.0))
+        buf[i], _ = exp_weight(min((buf[i] - shift) * inv_t, 0.0))
     smass[:QUARTERS] = 0.0
     total = 0.0
     for i in range(ns + LANES):
@@ -204,7 +208,7 @@ def _merge_by_id(ids: np.ndarray, zs: np.ndarray, m: int, ids2: np.ndarray, zs2:
 
 @njit(cache=True)
 def collect(
-    row: np.ndarray, zmax: float, t: float, inv_t: float, w_lo: float, pt: Patch, n: int, hd: Head,
+    row: np.ndarray, shift: float, t: float, inv_t: float, w_lo: float, pt: Patch, n: int, hd: Head,
     k_raw: int, thr_raw: float, top_ids: np.ndarray, top_lps: np.ndarray,
 ) -> tuple[int, int]:
     """Every token of weight ``w >= w_lo`` (``w > 0`` when ``w_lo`` is 0), ids ascending, into
@@ -216,7 +220,7 @@ def collect(
     z_lo = -np.inf
     if w_lo > 0.0:
         x_lo = math.log(w_lo) - 1e-9
-        z_lo = zmax + t * x_lo * (1.0 + 1e-12) - 1e-12 * abs(zmax)
+        z_lo = shift + t * x_lo * (1.0 + 1e-12) - 1e-12 * abs(shift)
     pre = row_floor(row, z_lo)[0]
     pre_raw = row_floor(row, thr_raw if k_raw > 0 else np.inf)[0]
     ids, z, w = hd.ids, hd.z, hd.w
@@ -225,12 +229,12 @@ def collect(
     m = _merge_by_id(ids, z, m, hd.sel_ids, hd.sel_w, m2)
     m_top = top_of_groups(row, hd.groups, ng, np.int64(GROUP), k_raw, thr_raw, top_ids, top_lps)
     for i in range(m):
-        w[i], _ = exp_weight((z[i] - zmax) * inv_t)
+        w[i], _ = exp_weight((z[i] - shift) * inv_t)
     keep = 0
     for i in range(m):
         wi = w[i]
         if wi == 0.0 and w_lo == 0.0:  # subnormal weights, exactly as libm gives them
-            wi = math.exp((z[i] - zmax) * inv_t)
+            wi = math.exp((z[i] - shift) * inv_t)
         ids[keep] = ids[i]
         w[keep] = wi
         keep += wi > 0.0 and wi >= w_lo
@@ -253,7 +257,7 @@ def bin_masses(hd: Head, m: int) -> float:
 
 @njit(cache=True)
 def head(
-    row: np.ndarray, zmax: float, t: float, S: float, top_p: float, u: float, k_need: int, lanes: np.ndarray,
+    row: np.ndarray, shift: float, t: float, S: float, top_p: float, u: float, k_need: int, lanes: np.ndarray,
     pt: Patch, n: int, hd: Head, k_raw: int, top_ids: np.ndarray, top_lps: np.ndarray,
 ) -> tuple[int, int]:
     """Every token steps 4-5 can select, with exact weights, into ``hd.ids/hd.w[:m]`` (ids
@@ -267,12 +271,12 @@ def head(
     w_safe = safe_floor(q, S, row.size)
     w_lo = w_safe
     if row.size >= 64 * LANES:
-        w_lo = max(guess_floor(row, zmax, inv_t, q, lanes, pt, n, hd) / MARGIN, w_safe)
-    m, m_top = collect(row, zmax, t, inv_t, w_lo, pt, n, hd, k_raw, raw_threshold(lanes, k_raw), top_ids, top_lps)
+        w_lo = max(guess_floor(row, shift, inv_t, q, lanes, pt, n, hd) / MARGIN, w_safe)
+    m, m_top = collect(row, shift, t, inv_t, w_lo, pt, n, hd, k_raw, raw_threshold(lanes, k_raw), top_ids, top_lps)
     total = bin_masses(hd, m)
     while w_lo > 0.0 and (((total <= q * S) if strict else (total < q * S)) or m < k_need):
         w_lo = max(w_lo / EXTEND, w_safe) if w_lo > w_safe else 0.0
-        m, _ = collect(row, zmax, t, inv_t, w_lo, pt, n, hd, np.int64(0), np.inf, top_ids, top_lps)
+        m, _ = collect(row, shift, t, inv_t, w_lo, pt, n, hd, np.int64(0), np.inf, top_ids, top_lps)
         total = bin_masses(hd, m)
     return m, m_top
 

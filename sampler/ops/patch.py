@@ -20,6 +20,9 @@ from numba import njit
 
 #: entries per group of the vectorised pre-tests (and per flag of ``gflag``)
 GROUP = 16
+#: the most, in temperatures, :func:`softmax_shift` may lie above the maximum (``exp(-64)`` is a
+#: normal float; the relative error of a weight grows as ``|x| * 2**-52``: 1.5e-14 at 64)
+SHIFT_SLACK = 64.0
 
 
 class Patch(NamedTuple):
@@ -80,13 +83,50 @@ def patched_max(row: np.ndarray, rmax: float, pt: Patch, n: int) -> float:
     """The maximum of the patched row: the largest of the patched values and of the untouched
     entries. The untouched maximum is ``rmax`` unless a patched id held it; only then is the row read
     again (groups without a patched id as one vectorised max, the others entry by entry)."""
+    pmax, held = _patched_top(row, rmax, pt, n)
+    if not held:
+        return max(rmax, pmax)
+    return max(_untouched_max(row, pt), pmax)
+
+
+@njit(cache=True)
+def softmax_shift(row: np.ndarray, rmax: float, lanes: np.ndarray, inv_t: float, pt: Patch, n: int) -> float:
+    """Step 3's shift ``c`` (``w = exp((z' - c) / T)``): the patched maximum, or, when finding it
+    would read the row again (a penalty or bias pushed the raw maximum down), ``rmax`` itself — an
+    upper bound at most :data:`SHIFT_SLACK` temperatures above the maximum (a scan lane whose maximum
+    no patched id holds bounds it from below), so every weight that matters stays a normal float and
+    only a common factor, which ``p = w / S`` cancels, changes."""
+    pmax, held = _patched_top(row, rmax, pt, n)
+    if not held or pmax >= rmax:
+        return max(rmax, pmax)
+    low = pmax
+    for c in range(lanes.size):
+        free = True
+        for i in range(n):
+            t = pt.ids[i]
+            free &= not (t % lanes.size == c and float(row[t]) == lanes[c])
+        if free:
+            low = max(low, lanes[c])
+    if (rmax - low) * inv_t <= SHIFT_SLACK:
+        return rmax
+    return max(_untouched_max(row, pt), pmax)
+
+
+@njit(cache=True)
+def _patched_top(row: np.ndarray, rmax: float, pt: Patch, n: int) -> tuple[float, bool]:
+    """(largest patched value, whether a patched id held the raw maximum)."""
     pmax = -np.inf
     held = False
     for i in range(n):
         pmax = max(pmax, pt.vals[i])
         held |= float(row[pt.ids[i]]) == rmax
-    if not held:
-        return max(rmax, pmax)
+    return pmax, held
+
+
+@njit(cache=True)
+def _untouched_max(row: np.ndarray, pt: Patch) -> float:
+    """The maximum over the ids without a patch: groups without a patched id as one vectorised
+    maximum, the others entry by entry."""
     V = row.size
     acc = np.empty(GROUP, row.dtype)
     acc[:] = -np.inf
@@ -107,7 +147,7 @@ def patched_max(row: np.ndarray, rmax: float, pt: Patch, n: int) -> float:
             umax = max(umax, float(row[j]))
     for c in range(GROUP):
         umax = max(umax, float(acc[c]))
-    return max(umax, pmax)
+    return umax
 
 
 @njit(cache=True)

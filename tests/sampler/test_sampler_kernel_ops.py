@@ -118,6 +118,32 @@ def test_patch_equals_reference_steps_1_and_2(dtype: type) -> None:
     assert not ws.patch.slot[:V].any() and not ws.patch.gflag.any()
 
 
+def test_softmax_shift_is_the_maximum_or_a_close_bound() -> None:
+    rng = np.random.default_rng(12)
+    V = 4_096
+    row = rng.normal(size=V).astype(np.float32)
+    top = int(np.argmax(row))
+    rmax = float(row.max())
+    ws = _workspace(V)
+    SC.scan(row, ws.lanes, ws.head.z)
+    inv_t = 1.0 / 0.8
+    assert P.softmax_shift(row, rmax, ws.lanes, inv_t, ws.patch, 0) == rmax  # nothing patched
+    n = _patch(row, ws, [], SamplingParams(logit_bias={top: 40.0}))  # lifted: the patched value
+    assert P.softmax_shift(row, rmax, ws.lanes, inv_t, ws.patch, n) == rmax + 40.0
+    P.clear_patch(ws.patch, n)
+    n = _patch(row, ws, [], SamplingParams(logit_bias={top: -3.0}))  # pushed down a little: rmax bounds it
+    true_max = P.patched_max(row, rmax, ws.patch, n)
+    shift = P.softmax_shift(row, rmax, ws.lanes, inv_t, ws.patch, n)
+    assert shift == rmax > true_max and (shift - true_max) * inv_t <= P.SHIFT_SLACK
+    P.clear_patch(ws.patch, n)
+    row[top] += 50.0  # 50 above the rest, then pushed down: at T = 0.05 that is 1000 temperatures
+    SC.scan(row, ws.lanes, ws.head.z)
+    n = _patch(row, ws, [], SamplingParams(logit_bias={top: -100.0}))
+    exact = P.patched_max(row, float(row.max()), ws.patch, n)
+    assert P.softmax_shift(row, float(row.max()), ws.lanes, 20.0, ws.patch, n) == exact == np.sort(row)[-2]
+    P.clear_patch(ws.patch, n)
+
+
 def test_penalties_off_leave_the_row_unpatched() -> None:
     ws = _workspace(100)
     row = np.arange(100, dtype=np.float32)
@@ -281,3 +307,33 @@ def test_insert_top_breaks_ties_by_id_in_any_arrival_order() -> None:
     for j, v in ((9, 1.0), (2, 1.0), (5, 2.0), (1, 0.5), (4, 1.0)):
         m = TK.insert_top(ids, vals, m, 3, j, v)
     assert list(ids) == [5, 2, 4] and list(vals) == [2.0, 1.0, 1.0]
+
+
+def test_softmax_sum_when_the_patched_ids_held_all_the_mass() -> None:
+    """Every id pushed far down: replacing the raw terms would cancel to nothing; the untouched sum
+    is taken on its own (found by the hypothesis test: S came out 0)."""
+    V = 5_000
+    row = np.full(V, -30.0, np.float32)
+    row[:40] = 0.0
+    ws = _workspace(V)
+    n = _patch(row, ws, [], SamplingParams(logit_bias={i: -100.0 for i in range(40)}))
+    z = _patched_row(row, ws, n)
+    for t in (2.0, 0.5):
+        S = SM.softmax_sum(row, 0.0, 1.0 / t, ws.patch, n)
+        ref = np.exp(z / t).sum()
+        assert abs(S - ref) <= 1e-13 * ref, t
+    P.clear_patch(ws.patch, n)
+
+
+def test_one_cache_stamp_for_every_fast_path_function() -> None:
+    from sampler.ops import cache
+
+    assert cache.install() and cache.install()
+    from numba.core.caching import CacheImpl
+
+    assert CacheImpl._locator_classes.count(cache.FastPathLocator) == 1
+    loc = cache.FastPathLocator.from_function(N.collect.py_func, N.__file__)
+    assert loc is not None and loc.get_source_stamp() == cache.fingerprint()
+    assert loc.get_cache_path()  # numba's own choice of place, delegated
+    assert cache.FastPathLocator.from_function(R.check_logits, R.__file__) is None
+    assert K._sample_rows._cache._impl.locator.get_source_stamp() == cache.fingerprint()
