@@ -40,7 +40,17 @@ from .errors import InvalidLogits
 from .ops.greedy import greedy
 from .ops.logprobs import Pick, report
 from .ops.nucleus import NBINS, QUARTERS, Head, draw, head, top_p_cut
-from .ops.patch import GROUP, Patch, clear_patch, logit_bias, patched_max, penalties, softmax_shift
+from .ops.patch import (
+    GROUP,
+    ST_HISTORY,
+    Patch,
+    clear_patch,
+    ids_in_vocabulary,
+    logit_bias,
+    patched_max,
+    penalties,
+    softmax_shift,
+)
 from .ops.scan import LANES, MESSAGES, OK, scan
 from .ops.softmax import raw_normaliser, softmax_sum
 from .params import SamplingParams, check_logit_bias_ids
@@ -100,6 +110,8 @@ def _sample_row(row: np.ndarray, s: Step, hist: np.ndarray, bias_ids: np.ndarray
     logprobs are NaN when neither they nor a top-k are asked for."""
     top_ids[:], top_lps[:] = -1, -np.inf
     status, rmax = scan(row, ws.lanes, ws.head.z)                            # model errors
+    if status == OK and not ids_in_vocabulary(hist, row.size):
+        status = ST_HISTORY
     if status != OK:
         return status, -1, np.nan, np.nan
     pt, hd = ws.patch, ws.head
@@ -272,32 +284,24 @@ def pack_batch(
     params_list: Sequence[SamplingParams], histories: Sequence[Sequence[int]], us: np.ndarray, vocab_size: int,
     top_k: int, processed: bool, logprobs: bool,
 ) -> tuple[Batch, int]:
-    """The batch's parameters as arrays, and the largest number of ids one row patches. Checks what
-    the kernel relies on: bias ids (``check_logit_bias_ids``) and history ids inside the vocabulary."""
-    B = len(params_list)
-    hist_ptr = np.zeros(B + 1, np.int64)
-    bias_ptr = np.zeros(B + 1, np.int64)
-    params = np.empty((B, 5))
+    """The batch's parameters as arrays, and the largest number of ids one row patches. Checks the
+    bias ids (``check_logit_bias_ids``); the kernel checks the history ids (status ``ST_HISTORY``)."""
+    hist_ptr, bias_ptr, rows, hs, bias_ids, bias_vals = [0], [0], [], [], [], []
     capacity = 0
-    hs, bias_ids, bias_vals = [], [], []
     for i, p in enumerate(params_list):
         check_logit_bias_ids(p.logit_bias, vocab_size)
         h = np.asarray(histories[i], np.int64).reshape(-1)
         hs.append(h)
-        hist_ptr[i + 1] = hist_ptr[i] + h.size
-        bias_ptr[i + 1] = bias_ptr[i] + len(p.logit_bias)
+        hist_ptr.append(hist_ptr[-1] + h.size)
+        bias_ptr.append(bias_ptr[-1] + len(p.logit_bias))
         bias_ids.extend(p.logit_bias.keys())
         bias_vals.extend(p.logit_bias.values())
         capacity = max(capacity, h.size + len(p.logit_bias))
-        params[i] = p.temperature, p.top_p, p.presence_penalty, p.frequency_penalty, us[i]
-    hist_ids = hs[0] if B == 1 else (np.concatenate(hs) if B else np.zeros(0, np.int64))
-    if hist_ids.size and (hist_ids.min() < 0 or hist_ids.max() >= vocab_size):
-        bad = int(np.nonzero((hist_ids < 0) | (hist_ids >= vocab_size))[0][0])
-        row = int(np.searchsorted(hist_ptr, bad, side="right")) - 1
-        raise ValueError(f"generated ids must lie in [0, {vocab_size}) (row {row})")
-    flags = np.array([top_k, processed, logprobs], np.int64)
-    batch = Batch(params, flags, hist_ptr, hist_ids, bias_ptr, np.array(bias_ids, np.int64),
-                  np.array(bias_vals, np.float64))
+        rows.append((p.temperature, p.top_p, p.presence_penalty, p.frequency_penalty, us[i]))
+    hist_ids = hs[0] if len(hs) == 1 else (np.concatenate(hs) if hs else np.zeros(0, np.int64))
+    batch = Batch(np.array(rows, np.float64).reshape(-1, 5), np.array([top_k, processed, logprobs], np.int64),
+                  np.array(hist_ptr, np.int64), hist_ids, np.array(bias_ptr, np.int64),
+                  np.array(bias_ids, np.int64), np.array(bias_vals, np.float64))
     return batch, capacity
 
 
@@ -307,9 +311,11 @@ def _outputs(B: int, k: int) -> Outputs:
     return Outputs(np.empty((2, B), np.int64), np.empty((2, B)), np.empty((B, kk), np.int64), np.empty((B, kk)))
 
 
-def _raise_status(out: Outputs) -> None:
+def _raise_status(out: Outputs, vocab_size: int) -> None:
     if out.ints[0].any():
         r = int(np.argmax(out.ints[0] != 0))
+        if out.ints[0, r] == ST_HISTORY:
+            raise ValueError(f"generated ids must lie in [0, {vocab_size}) (row {r})")
         raise InvalidLogits(f"{MESSAGES[int(out.ints[0, r])]} (row {r})")
 
 
@@ -335,13 +341,13 @@ def sample_batch_full(
     if top_k < 0:
         raise ValueError("top_k must be >= 0")
     u = np.asarray(us, np.float64).reshape(B)
-    if B and not (u.min() >= 0.0 and u.max() < 1.0):
+    if not all(0.0 <= x < 1.0 for x in u.tolist()):
         raise ValueError("every u must lie in [0, 1)")
     k = int(top_k)
     batch, capacity = pack_batch(params_list, histories, u, V, k, mode == "processed", bool(logprobs))
     out = _outputs(B, k)
     _run_rows(a, batch, capacity, out, get_num_threads() if use_parallel(B, V, parallel) else 1)
-    _raise_status(out)
+    _raise_status(out, V)
     return FullSample(out.ints[1], out.floats[0], out.floats[1], out.top_ids[:, :k], out.top_lps[:, :k])
 
 
@@ -381,7 +387,7 @@ def sample_next(logits: np.ndarray, params: SamplingParams, generated_ids: Seque
     batch, capacity = pack_batch([params], [generated_ids], np.array([float(u)]), a.size, 0, False, False)
     out = _outputs(1, 0)
     _run_rows(_as_logits2d(a.reshape(1, -1)), batch, capacity, out, 1)
-    _raise_status(out)
+    _raise_status(out, a.size)
     return int(out.ints[1, 0])
 
 

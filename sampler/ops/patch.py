@@ -7,8 +7,8 @@ an entry through the patch: ``vals[slot[j] - 1]`` when ``slot[j] != 0``, else ``
 
 ``slot`` (int32, length V) and ``gflag`` (uint8, one flag per :data:`GROUP` entries, set where a group
 holds a patched id so that group-skipping passes still visit it) are all zero between steps:
-:func:`clear_patch` restores them. Ids were checked by the caller (``params.check_logit_bias_ids``
-and the history check in ``kernels``).
+:func:`clear_patch` restores them. Ids are checked before: ``params.check_logit_bias_ids`` (the caller)
+and :func:`ids_in_vocabulary` (the kernel).
 """
 
 from __future__ import annotations
@@ -34,6 +34,19 @@ class Patch(NamedTuple):
     ids: np.ndarray
     vals: np.ndarray
     counts: np.ndarray
+
+
+#: status of a row whose history holds an id outside the vocabulary (an argument error, not the model's)
+ST_HISTORY = 5
+
+
+@njit(cache=True)
+def ids_in_vocabulary(hist: np.ndarray, V: int) -> bool:
+    """Every generated id lies in ``[0, V)`` (step 1 counts them)."""
+    ok = True
+    for i in range(hist.size):
+        ok &= 0 <= hist[i] < V
+    return ok
 
 
 @njit(cache=True)
