@@ -31,8 +31,6 @@ LN2_LO = 1.90821492927058770002e-10
 #: adding this rounds a float64 of magnitude < 2**51 to an integer, kept in the low mantissa bits
 ROUND = 6755399441055744.0
 ROUND_BITS = np.int64(0x4338000000000000)
-#: below this ``x`` the result is subnormal (or 0): :func:`exp_weight` returns 0 and ``ok = False``
-X_SUBNORMAL = -708.3964185322641
 #: degree-11 fit (``exp_weight``), constant term first
 P11 = (1.0, 1.0, 0.5000000000000019, 0.1666666666666668, 0.0416666666664881, 0.008333333333319601,
        0.0013888888952314775, 0.00019841269890047113, 2.4801485482328494e-05, 2.755724091857897e-06,

@@ -4,13 +4,14 @@ Both are *weighted selections* in the order (``w`` desc, id asc): "the first tok
 reaches a target" (``>= top_p * S`` for the cut; ``> u * Wk`` for the draw, ``Wk`` the kept mass).
 
 1. :func:`head` collects, with exact weights, every token that either selection can reach: all tokens
-   whose weight lies in the IEEE-754 exponent bins ``>= b`` of ``w`` (``w >= 0``, so bins order like
-   values), for a ``b`` low enough that those bins hold the mass the selections need (and, when
-   asked, at least ``k`` tokens). ``b`` is guessed from every 32nd token's weight, then checked on
-   the exact masses; a short guess is extended by the band down to a bound that cannot be short
-   (fewer than V tokens below bin ``b`` weigh less than ``V * 2**(b - 1023)``), and at worst to every
-   positive token. On LLM-like rows the head is a few percent of V or less, found by one read of
-   the row with a vectorised test per :data:`~sampler.ops.patch.GROUP` entries.
+   of weight ``>= w_lo`` (a prefix of the order, ties included), for a ``w_lo`` low enough that they
+   hold the mass the selections need (and, when asked, at least ``k`` tokens). ``w_lo`` is estimated
+   to a quarter octave from the scan's lane maxima and every 32nd token (:func:`guess_floor`) and
+   halved, then checked on the exact masses; a short head is collected again 4x lighter, then down to
+   a bound that cannot be short (fewer than V tokens lighter than ``w`` weigh less than ``V * w``),
+   and at worst to every positive token. On LLM-like rows the head is a few percent of V or less,
+   found by one read of the row with a vectorised test per :data:`~sampler.ops.patch.GROUP` entries;
+   the raw top-k is collected on that read.
 2. :func:`weighted_pick`: the mass per bin of the head gives the bin where the prefix mass crosses
    the target; that bin's tokens are refined 8 mantissa bits at a time (radix select) and at most
    :data:`SMALL` survivors are insertion-sorted by (``w`` desc, id asc). All decisions use the exact
@@ -30,7 +31,7 @@ import numpy as np
 from numba import njit
 
 from .bits import f2i, i2f
-from .exp import exp_weight
+from .exp import exp_exact, exp_weight
 from .patch import GROUP, Patch, patched_value
 from .scan import LANES, row_floor
 from .topk import raw_threshold, top_of_groups
@@ -234,7 +235,7 @@ def collect(
     for i in range(m):
         wi = w[i]
         if wi == 0.0 and w_lo == 0.0:  # subnormal weights, exactly as libm gives them
-            wi = math.exp((z[i] - shift) * inv_t)
+            wi = exp_exact((z[i] - shift) * inv_t)
         ids[keep] = ids[i]
         w[keep] = wi
         keep += wi > 0.0 and wi >= w_lo
