@@ -17,8 +17,8 @@ contract's order (the ops live in :mod:`sampler.ops`, each naming its step):
 ========================  =====================================================================
 
 The row loop :func:`_sample_rows` is compiled once (``nogil``); :func:`sample_batch_full` runs it on
-the calling thread or, for big batches, on several threads that take rows one at a time (a shared
-counter: a descheduled thread on a busy machine delays one row, not half the batch). Each thread
+the calling thread or, for big batches, on several threads at once, every copy taking the next row
+from one atomic counter (a descheduled thread on a busy machine delays one row, not half the batch). Each thread
 has its own scratch (four flat buffers, cut into :class:`Workspace` views inside the kernel),
 allocated once and reused: fresh megabyte buffers would cost more in page faults than the sampling.
 """
@@ -26,7 +26,6 @@ allocated once and reused: fresh megabyte buffers would cost more in page faults
 from __future__ import annotations
 
 import contextlib
-import itertools
 import os
 import threading
 from collections.abc import Sequence
@@ -37,6 +36,7 @@ import numpy as np
 from numba import get_num_threads, njit
 
 from .errors import InvalidLogits
+from .ops.bits import fetch_add
 from .ops.greedy import greedy
 from .ops.logprobs import Pick, report
 from .ops.nucleus import NBINS, QUARTERS, Head, draw, head, top_p_cut
@@ -165,18 +165,22 @@ def _sample_rows(logits2d: np.ndarray, params: np.ndarray, flags: np.ndarray, hi
                  hist_ids: np.ndarray, bias_ptr: np.ndarray, bias_ids: np.ndarray, bias_vals: np.ndarray,
                  f64: np.ndarray, i64: np.ndarray, slot: np.ndarray, gflag: np.ndarray, cap: int,
                  ints: np.ndarray, floats: np.ndarray, top_ids: np.ndarray, top_lps: np.ndarray,
-                 lo: int, hi: int) -> None:
-    """Rows ``lo..hi-1`` of the batch, one after another (the GIL is released). ``params`` holds per
-    row (T, top_p, presence, frequency, u), ``flags`` (top_k, processed, logprobs); results go to
-    ``ints`` (status, token), ``floats`` (raw logprob, logprob) and the top lists."""
+                 next_row: np.ndarray) -> None:
+    """The row loop: takes the next row from the shared counter ``next_row[0]`` (atomically) until
+    none is left, so one thread runs every row or several threads, each with its own scratch, run
+    this same loop at once (the GIL is released). ``params`` holds per row (T, top_p, presence,
+    frequency, u), ``flags`` (top_k, processed, logprobs); results go to ``ints`` (status, token),
+    ``floats`` (raw logprob, logprob) and the top lists."""
     ws = _views(f64, i64, slot, gflag, logits2d.shape[1], cap)
     k, processed, logprobs = flags[0], flags[1] != 0, flags[2] != 0
-    for r in range(lo, hi):
+    r = fetch_add(next_row, 0, np.int64(1))
+    while r < logits2d.shape[0]:
         p = params[r]
         s = Step(p[T], p[TOP_P], p[PRESENCE], p[FREQUENCY], p[U], k, processed, logprobs)
         ints[0, r], ints[1, r], floats[0, r], floats[1, r] = _sample_row(
             logits2d[r], s, hist_ids[hist_ptr[r]:hist_ptr[r + 1]], bias_ids[bias_ptr[r]:bias_ptr[r + 1]],
             bias_vals[bias_ptr[r]:bias_ptr[r + 1]], ws, top_ids[r], top_lps[r])
+        r = fetch_add(next_row, 0, np.int64(1))
 
 
 class Batch(NamedTuple):
@@ -251,17 +255,13 @@ def use_parallel(batch: int, vocab_size: int, parallel: bool | None) -> bool:
 
 
 def _run_rows(a: np.ndarray, batch: Batch, capacity: int, out: Outputs, threads: int) -> None:
-    """Every row of ``a``: on this thread, or on ``threads`` threads taking rows one at a time."""
+    """Every row of ``a``: the row loop on this thread, and on ``threads - 1`` more at once, all
+    taking rows from one counter."""
     B, V = a.shape
-    if threads <= 1 or B < 2:
-        _sample_rows(a, *batch, *buffers(V, capacity), *out, 0, B)
-        return
-    counter = itertools.count()  # next() is atomic under the GIL
+    next_row = np.zeros(1, np.int64)
 
     def work() -> None:
-        scratch = buffers(V, capacity)
-        while (r := next(counter)) < B:
-            _sample_rows(a, *batch, *scratch, *out, r, r + 1)
+        _sample_rows(a, *batch, *buffers(V, capacity), *out, next_row)
 
     helpers = [_pool(threads - 1).submit(work) for _ in range(min(threads, B) - 1)]
     work()

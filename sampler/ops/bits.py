@@ -1,4 +1,4 @@
-"""Four LLVM-level helpers the fast path's ops are written with.
+"""Five LLVM-level helpers the fast path is written with.
 
 - :func:`i2f` / :func:`f2i`: reinterpret an int64 as a float64 and back (``2**k`` is built from bits;
   the exponent bin of a weight is read from its bits).
@@ -8,12 +8,14 @@
   which bin it falls in and must not change between passes).
 - :func:`radd`: an addition LLVM may reassociate, so a loop summing with it is vectorised; used only
   for sums whose order does not matter (the contract allows 1e-12).
+- :func:`fetch_add`: an atomic increment (the row counter threads share).
 """
 
 from __future__ import annotations
 
 from llvmlite import ir
 from numba import types
+from numba.core import cgutils
 from numba.extending import intrinsic
 
 
@@ -69,5 +71,23 @@ def radd(typingctx, a, b):  # type: ignore[no-untyped-def]
         v = builder.fadd(args[0], args[1])
         v.flags.extend(["reassoc", "nsz"])
         return v
+
+    return sig, codegen
+
+
+@intrinsic
+def fetch_add(typingctx, arr, i, v):  # type: ignore[no-untyped-def]
+    """``arr[i] += v`` as one atomic read-modify-write (int64); returns the old value. Threads running
+    a kernel on the same rows take the next row from a shared counter with it."""
+    if not (isinstance(arr, types.Array) and arr.dtype == types.int64 and isinstance(i, types.Integer)
+            and v == types.int64):
+        return None
+    sig = types.int64(arr, i, v)
+
+    def codegen(context, builder, signature, args):  # type: ignore[no-untyped-def]
+        arrty = signature.args[0]
+        ary = context.make_array(arrty)(context, builder, args[0])
+        ptr = cgutils.get_item_pointer(context, builder, arrty, ary, [args[1]])
+        return builder.atomic_rmw("add", ptr, args[2], "seq_cst")
 
     return sig, codegen
