@@ -89,7 +89,9 @@ def guess_floor(row: np.ndarray, shift: float, inv_t: float, q: float, lanes: np
     """An estimate of the weight at which the row's prefix mass reaches the fraction ``q``, to a
     quarter octave, from the scan's lane maxima (the heaviest tokens, counted once each) and lane
     0's other tokens (every ``LANES``-th id, left in ``hd.z`` by the scan, counted ``LANES`` times,
-    as a sample of every lane's tokens below its maximum)."""
+    as a sample of every lane's tokens below its maximum). A lane whose maximum a penalty or bias
+    moved counts that token as patched plus, for the lane's unknown next token, the smallest
+    maximum of the lanes no patch moved."""
     buf, smass = hd.z, hd.sample_mass
     ns = row.size // LANES
     skip = ns
@@ -103,17 +105,28 @@ def guess_floor(row: np.ndarray, shift: float, inv_t: float, q: float, lanes: np
             buf[j // LANES] = pt.vals[i]
     buf[skip] = buf[ns - 1]
     ns -= skip < ns
+    heavy = ns
+    proxy = np.inf  # what a lane holds below its maximum: the smallest maximum no patch moved
     for c in range(LANES):
-        buf[ns + c] = lanes[c]
-    for i in range(n):  # a lane whose maximum is patched counts the patched value
+        buf[heavy] = lanes[c]
+        heavy += 1
+    for i in range(n):  # a lane whose maximum a patch moved: that token as patched, and the proxy
         j = pt.ids[i]
         if float(row[j]) == lanes[j % LANES]:
-            buf[ns + j % LANES] = pt.vals[i]
-    for i in range(ns + LANES):
+            buf[ns + j % LANES] = -np.inf
+            buf[heavy] = pt.vals[i]
+            heavy += 1
+    for c in range(LANES):
+        if buf[ns + c] > -np.inf:
+            proxy = min(proxy, buf[ns + c])
+    for c in range(LANES):
+        if buf[ns + c] == -np.inf and proxy < np.inf:
+            buf[ns + c] = proxy
+    for i in range(heavy):
         buf[i], _ = exp_weight(min((buf[i] - shift) * inv_t, 0.0))
     smass[:QUARTERS] = 0.0
     total = 0.0
-    for i in range(ns + LANES):
+    for i in range(heavy):
         x = buf[i] * (LANES if i < ns else 1.0)
         smass[max((f2i(buf[i]) >> QUARTER) - QUARTER_LO, 0)] += x
         total += x
