@@ -1,28 +1,23 @@
-"""Where the fast path's time goes at one (V, config): ``python -m benchmarks.fastpath_profile``.
+"""Where the fast path's time goes: ``python -m benchmarks.fastpath_profile``.
 
-Measured, single-threaded, minimum over repeats (the machine is shared, minima are the stable
-statistic here):
+Each op of ``sampler/kernels.py:_sample_row`` is called on its own, in the kernel's order, on the
+benchmark's logits and inputs (``benchmarks.configs``: ``top_p`` and ``full``), single-threaded:
 
-- ``sample_next`` end to end (config ``top_p``: T = 0.8, top_p = 0.9) and the minor page faults
-  it takes per call (``getrusage``): per-call scratch arrays that the allocator returns to the OS
-  are faulted in again on every call;
-- ``sampler.kernels._crossing`` (the radix-select used for the top_p cut and for the draw) on the
-  real softmax numerators, and its exponent-histogram pass alone;
-- stand-alone numba loops shaped like the kernel's passes: widen + max; the softmax-numerator pass
-  with libm ``exp`` (as written: two ``exp`` per element, ``w`` and the raw log-sum-exp; and one);
-  the same pass with a vectorisable polynomial ``exp`` (Cody-Waite reduction + degree-12 Taylor,
-  ``2**k`` through the exponent bits; relative error ~1e-14, inside the 1e-12 contract tolerance);
-- the roofline (numpy ``np.exp`` over the float32 row).
+- ``hot``: one row again and again (it stays in cache, as the B = 1 benchmark cells);
+- ``cold``: the B = 32 matrix row after row (each row comes from L3/DRAM once, and the rows differ
+  in how much of the vocabulary the top_p head holds, as the B = 32 cells).
 
-The stand-alone loops are *proposals and measurements*, not the sampler: they show what each pass
-costs and what a change would buy.
+Per op: the minimum over repeats (the machine is shared: minima are the stable statistic) in
+milliseconds and in rooflines (numpy's float32 ``exp`` over the same row, the benchmark's
+roofline), and the whole ``sample_batch`` call for comparison (the ops add a Python call each,
+~2 us; the head's op also restores the scan's sample, ~1 us). The head's size (tokens with exact
+weights) is reported too.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import resource
 import sys
 import time
 from collections.abc import Callable
@@ -30,13 +25,11 @@ from typing import Any
 
 import numpy as np
 
-LN2HI = 6.93147180369123816490e-01
-LN2LO = 1.90821492927058770002e-10
-INVLN2 = 1.44269504088896338700e00
+OPS = ("scan", "penalties + bias + shift", "softmax sum S", "raw normaliser", "head (estimate + collect)",
+       "top_p cut", "draw", "clear patch", "report (logprobs, top-k)")
 
 
 def _tmin(fn: Callable[[], Any], n: int) -> float:
-    fn()
     fn()
     best = float("inf")
     for _ in range(n):
@@ -46,171 +39,144 @@ def _tmin(fn: Callable[[], Any], n: int) -> float:
     return best
 
 
-def _faults(fn: Callable[[], Any], n: int) -> float:
-    fn()
-    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
-    for _ in range(n):
-        fn()
-    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / n
+def _step_ops(row: np.ndarray, params: Any, hist: np.ndarray, bias_ids: np.ndarray, bias_vals: np.ndarray,
+              k: int, ws: Any) -> tuple[list[tuple[str, Callable[[], Any]]], dict[str, Any]]:
+    """The kernel's ops for one row as zero-argument calls, in order, each using what the previous
+    left in the returned state dict."""
+    from sampler.ops import logprobs as LP
+    from sampler.ops import nucleus as N
+    from sampler.ops import patch as P
+    from sampler.ops import scan as SC
+    from sampler.ops import softmax as SM
+
+    top_ids, top_lps = np.full(max(k, 1), -1, np.int64), np.full(max(k, 1), -np.inf)
+    state: dict[str, Any] = {}
+    t, top_p, u = params.temperature, params.top_p, 0.5
+
+    def scan() -> None:
+        state["rmax"] = SC.scan(row, ws.lanes, ws.head.z)[1]
+        state["sample"] = ws.head.z[:row.size // SC.LANES].copy()
+
+    def patch() -> None:
+        n = P.penalties(row, hist, params.presence_penalty, params.frequency_penalty, ws.patch)
+        n = P.logit_bias(row, bias_ids, bias_vals, ws.patch, n)
+        state["n"], state["zmax"] = n, P.softmax_shift(row, state["rmax"], ws.lanes, 1.0 / t, ws.patch, n)
+
+    def softmax() -> None:
+        state["S"] = SM.softmax_sum(row, state["zmax"], 1.0 / t, ws.patch, state["n"])
+
+    def raw() -> None:
+        state["raw"] = SM.raw_normaliser(row, state["rmax"]) if k else 1.0
+
+    def head() -> None:
+        ws.head.z[:state["sample"].size] = state["sample"]  # the scan's sample, which collect overwrites
+        state["m"], state["m_top"] = N.head(row, state["zmax"], t, state["S"], top_p, u, 0, ws.lanes, ws.patch,
+                                            state["n"], ws.head, k, top_ids, top_lps)
+
+    def cut() -> None:
+        state["cut"] = N.top_p_cut(ws.head, state["m"], top_p, state["S"])
+
+    def draw() -> None:
+        c, kept, wc = state["cut"]
+        state["tok"] = N.draw(ws.head, state["m"], u, kept, c, wc)
+
+    def clear() -> None:
+        P.clear_patch(ws.patch, state["n"])
+
+    def report() -> None:
+        c, kept, wc = state["cut"]
+        pick = LP.Pick(state["tok"][0], state["tok"][1], c, wc, kept)
+        LP.report(row, state["rmax"], state["raw"], pick, False, False, k, ws.lanes, state["m_top"], ws.head,
+                  state["m"], top_ids.copy(), top_lps.copy())
+
+    return list(zip(OPS, (scan, patch, softmax, raw, head, cut, draw, clear, report), strict=True)), state
 
 
-def _kernels() -> dict[str, Callable[..., Any]]:
-    from numba import njit
-
-    @njit(cache=True)
-    def widen_max(row: np.ndarray, w: np.ndarray) -> float:
-        m = -np.inf
-        for j in range(row.size):
-            x = float(row[j])
-            w[j] = x
-            if x > m:
-                m = x
-        return m
-
-    @njit(cache=True)
-    def exp_libm_two(row: np.ndarray, w: np.ndarray, zmax: float, t: float) -> float:
-        s = 0.0
-        r = 0.0
-        for j in range(row.size):
-            e = np.exp((w[j] - zmax) / t)
-            w[j] = e
-            s += e
-            r += np.exp(float(row[j]) - zmax)
-        return s + r
-
-    @njit(cache=True)
-    def exp_libm_one(w: np.ndarray, zmax: float, t: float) -> float:
-        s = 0.0
-        for j in range(w.size):
-            e = np.exp((w[j] - zmax) / t)
-            w[j] = e
-            s += e
-        return s
-
-    @njit(cache=True, fastmath=True)
-    def exp_poly(w: np.ndarray, zmax: float, inv_t: float, kb: np.ndarray) -> float:
-        n = w.size
-        for j in range(n):
-            x = max((w[j] - zmax) * inv_t, -708.0)
-            k = np.floor(x * INVLN2 + 0.5)
-            r = x - k * LN2HI - k * LN2LO
-            p = 1.0 + r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (
-                1 / 720 + r * (1 / 5040 + r * (1 / 40320 + r * (1 / 362880 + r * (
-                    1 / 3628800 + r * (1 / 39916800 + r * (1 / 479001600))))))))))))
-            w[j] = p
-            kb[j] = (np.int64(k) + 1023) << 52
-        sc = kb.view(np.float64)
-        s = 0.0
-        for j in range(n):
-            e = w[j] * sc[j]
-            w[j] = e
-            s += e
-        return s
-
-    @njit(cache=True)
-    def exponent_histogram(w: np.ndarray) -> float:
-        bits = w.view(np.uint64)
-        cnt = np.zeros(2048, np.int64)
-        mass = np.zeros(2048, np.float64)
-        for j in range(w.size):
-            x = w[j]
-            if x > 0.0:
-                b = bits[j] >> np.uint64(52)
-                cnt[b] += 1
-                mass[b] += x
-        return float(cnt[0]) + mass[0]
-
-    return {"widen_max": widen_max, "exp_libm_two": exp_libm_two, "exp_libm_one": exp_libm_one,
-            "exp_poly": exp_poly, "exponent_histogram": exponent_histogram}
-
-
-def profile(vocab: int = 128_256, shape: str = "gaussian", repeats: int = 40) -> dict[str, Any]:
-    """Milliseconds per pass (minimum over ``repeats``) and page faults per ``sample_next`` call."""
+def profile(vocab: int = 128_256, shape: str = "gaussian", repeats: int = 40, batch: int = 32) -> dict[str, Any]:
+    """Per-op milliseconds and rooflines, ``hot`` and ``cold``, for configs ``top_p`` and ``full``."""
     import numba
 
+    from benchmarks.configs import CONFIGS, make_inputs
     from benchmarks.logits import make_logits
-    from sampler.params import SamplingParams
-
-    try:
-        from sampler import sample_next
-    except ImportError:
-        from sampler.kernels import sample_next
-    from sampler import kernels as sk
+    from benchmarks.peers.oairef_impls import OairefNumba, _params
+    from sampler import kernels
 
     numba.set_num_threads(1)
-    k = _kernels()
-    z = make_logits(shape, 1, vocab)[0]
-    params = SamplingParams(temperature=0.8, top_p=0.9)
-    w = np.empty(vocab)
-    kb = np.empty(vocab, np.int64)
+    logits = make_logits(shape, batch, vocab)
     out32 = np.empty(vocab, np.float32)
-    res: dict[str, Any] = {"vocab": vocab, "shape": shape, "config": "top_p (T=0.8, top_p=0.9)", "unit": "ms"}
-    res["sample_next"] = _tmin(lambda: sample_next(z, params, (), 0.5), repeats) * 1e3
-    res["sample_next_minor_faults_per_call"] = _faults(lambda: sample_next(z, params, (), 0.5), repeats)
-    base = _tmin(lambda: k["widen_max"](z, w), repeats)
-    res["widen_max_pass"] = base * 1e3
-    m = float(z.max())
-
-    def libm_two() -> None:
-        k["widen_max"](z, w)
-        k["exp_libm_two"](z, w, m, 0.8)
-
-    def libm_one() -> None:
-        k["widen_max"](z, w)
-        k["exp_libm_one"](w, m, 0.8)
-
-    def poly() -> None:
-        k["widen_max"](z, w)
-        k["exp_poly"](w, m, 1 / 0.8, kb)
-
-    res["exp_pass_libm_two_exps"] = (_tmin(libm_two, repeats) - base) * 1e3
-    res["exp_pass_libm_one_exp"] = (_tmin(libm_one, repeats) - base) * 1e3
-    res["exp_pass_vectorised_polynomial"] = (_tmin(poly, repeats) - base) * 1e3
-    k["widen_max"](z, w)
-    total = k["exp_libm_one"](w, m, 0.8)
-    ref = np.exp((z.astype(np.float64) - m) / 0.8)
-    w2 = z.astype(np.float64)
-    k["exp_poly"](w2, m, 1 / 0.8, kb)
-    res["polynomial_exp_max_rel_error"] = float(np.max(np.abs(w2 - ref) / ref))
-    cand = np.empty(vocab, np.int64)
-    try:  # private kernel: current signature (shared exponent histogram) first, then the first one
-        cnt, mass = np.zeros(2048, np.int64), np.zeros(2048, np.float64)
-        sk._exponent_histogram(w, cnt, mass)
-        res["crossing_top_p_cut"] = _tmin(lambda: sk._crossing(w, cnt, mass, 0.9 * total, False, cand), repeats) * 1e3
-        res["crossing_draw"] = _tmin(lambda: sk._crossing(w, cnt, mass, 0.45 * total, True, cand), repeats) * 1e3
-        res["crossing_note"] = "histogram shared; crossing times exclude it"
-    except (AttributeError, TypeError):
-        try:
-            res["crossing_top_p_cut"] = _tmin(lambda: sk._crossing(w, 0.9 * total, False, cand), repeats) * 1e3
-            res["crossing_draw"] = _tmin(lambda: sk._crossing(w, 0.45 * total, True, cand), repeats) * 1e3
-            res["crossing_note"] = "each crossing builds its own histogram"
-        except (AttributeError, TypeError) as exc:
-            res["crossing_note"] = f"sampler.kernels._crossing not profiled ({type(exc).__name__})"
-    res["exponent_histogram_pass"] = _tmin(lambda: k["exponent_histogram"](w), repeats) * 1e3
-    res["roofline_np_exp_f32"] = _tmin(lambda: np.exp(z, out=out32), repeats) * 1e3
+    roof = _tmin(lambda: np.exp(logits[0], out=out32), repeats)
+    b = kernels.buffers(vocab, 256)
+    ws = kernels._views(b.f64, b.i64, b.slot, b.gflag, vocab, b.cap)
+    res: dict[str, Any] = {"vocab": vocab, "shape": shape, "batch_for_cold": batch, "unit": "ms",
+                           "roofline_ms": roof * 1e3, "configs": {}}
+    for name in ("top_p", "full"):
+        cfg = CONFIGS[name]
+        inputs = make_inputs(cfg, logits, seed=vocab + batch)
+        params = _params(inputs)
+        bias_ids = np.array(list(params.logit_bias), np.int64)
+        bias_vals = np.array(list(params.logit_bias.values()), np.float64)
+        k = cfg.logprobs
+        hot = {op: float("inf") for op in OPS}
+        cold = {op: 0.0 for op in OPS}
+        heads = []
+        for _, fn in _step_ops(logits[0], params, inputs.histories[0], bias_ids, bias_vals, k, ws)[0]:
+            fn()  # the first call of each op (dispatch, cache load) stays out of the timings
+        for r in range(batch):
+            calls, state = _step_ops(logits[r], params, inputs.histories[r], bias_ids, bias_vals, k, ws)
+            for op, fn in calls:  # cold: each row once, ops in order
+                t0 = time.perf_counter()
+                fn()
+                cold[op] += (time.perf_counter() - t0) / batch
+            heads.append(int(state["m"]))
+        calls, state = _step_ops(logits[0], params, inputs.histories[0], bias_ids, bias_vals, k, ws)
+        for _ in range(repeats):  # hot: row 0 again and again
+            for op, fn in calls:
+                t0 = time.perf_counter()
+                fn()
+                hot[op] = min(hot[op], time.perf_counter() - t0)
+        step = OairefNumba(1).prepare(make_inputs(cfg, np.ascontiguousarray(logits[:1]), seed=vocab + 1))
+        res["configs"][name] = {
+            "hot": {op: v * 1e3 for op, v in hot.items()},
+            "cold": {op: v * 1e3 for op, v in cold.items()},
+            "sample_batch_hot_ms": _tmin(step, repeats) * 1e3,
+            "head_tokens_row0": heads[0],
+            "token_row0_u_0.5": int(state["tok"][0]),
+            "head_tokens_median": float(np.median(heads)),
+        }
     return res
 
 
 def to_markdown(res: dict[str, Any]) -> str:
-    lines = [f"Fast-path profile, V = {res['vocab']:,}, {res['shape']} logits, config {res['config']}, "
-             "1 thread, minimum of repeats (ms):", "", "| pass | ms |", "|---|---|"]
-    for key, val in res.items():
-        if key in ("vocab", "shape", "config", "unit"):
-            continue
-        lines.append(f"| {key} | {val:.4g} |" if isinstance(val, float) else f"| {key} | {val} |")
+    """Per-op tables (ms and rooflines, hot and cold) for each config."""
+    roof = res["roofline_ms"]
+    lines = [f"Fast-path profile, V = {res['vocab']:,}, {res['shape']} logits, 1 thread, minimum of repeats; "
+             f"roofline (numpy float32 exp over the row) {roof:.4g} ms.", ""]
+    for name, c in res["configs"].items():
+        lines += [f"### {name}", "", "| op | hot ms | hot x roof | cold ms (B = "
+                  f"{res['batch_for_cold']} rows) | cold x roof |", "|---|---|---|---|---|"]
+        for op in OPS:
+            h, cl = c["hot"][op], c["cold"][op]
+            lines.append(f"| {op} | {h:.4g} | {h / roof:.2f} | {cl:.4g} | {cl / roof:.2f} |")
+        th, tc = sum(c["hot"].values()), sum(c["cold"].values())
+        lines.append(f"| **sum of ops** | {th:.4g} | {th / roof:.2f} | {tc:.4g} | {tc / roof:.2f} |")
+        lines.append(f"| `sample_batch` / `sample_next` (row 0) | {c['sample_batch_hot_ms']:.4g} | "
+                     f"{c['sample_batch_hot_ms'] / roof:.2f} | | |")
+        lines += ["", f"Head (tokens given exact weights): {c['head_tokens_row0']} on row 0, median "
+                      f"{c['head_tokens_median']:.0f} over the {res['batch_for_cold']} rows.", ""]
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m benchmarks.fastpath_profile", description=__doc__)
+    ap = argparse.ArgumentParser(prog="python -m benchmarks.fastpath_profile", description=__doc__.splitlines()[0])
     ap.add_argument("--vocab", type=int, default=128_256)
     ap.add_argument("--shape", choices=("gaussian", "peaked"), default="gaussian")
     ap.add_argument("--repeats", type=int, default=40)
+    ap.add_argument("--batch", type=int, default=32, help="rows of the cold measurement (default 32)")
     ap.add_argument("--json", metavar="PATH")
     args = ap.parse_args(argv)
-    if args.vocab < 2 or args.repeats < 1:
-        ap.error("--vocab must be >= 2 and --repeats >= 1")
-    res = profile(args.vocab, args.shape, args.repeats)
+    if args.vocab < 2 or args.repeats < 1 or args.batch < 1:
+        ap.error("--vocab must be >= 2, --repeats and --batch >= 1")
+    res = profile(args.vocab, args.shape, args.repeats, args.batch)
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(res, fh, indent=1)

@@ -72,7 +72,10 @@ def plot(doc: dict[str, Any], path: str | Path) -> None:
     ax2.grid(True, which="both", alpha=0.3)
     ax2.legend(fontsize=7)
     m = doc.get("machine", {})
-    fig.suptitle(f"oairef bench — {m.get('cpu', '?')}, {m.get('cores', '?')} cores (shared, noisy)", fontsize=10)
+    load = m.get("loadavg_at_start")
+    load_s = f", load average {load[0]:.1f} at the start" if load else ""
+    fig.suptitle(f"oairef bench — {m.get('cpu', '?')}, {m.get('cores', '?')} cores, {m.get('simd', 'SIMD unknown')} "
+                 f"(shared, noisy{load_s}); {m.get('date_utc', '')}", fontsize=10)
     fig.tight_layout()
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)

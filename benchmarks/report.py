@@ -1,13 +1,15 @@
 """Serialising a run: JSON document, Markdown tables, target checks.
 
 Times in Markdown are milliseconds per batched step (median, with the IQR after ``±``); ``x roof``
-is the median over the roofline of the same (B, V) matrix. Targets (issue 7), evaluated at
-V = 128,256, B = 1, configs ``top_p`` and ``full``, per shape:
+is the median over the roofline of the same (B, V) matrix. Targets, evaluated at V = 128,256, per
+shape:
 
-- ``oairef-numba`` >= 10x faster than ``numpy-textbook``;
-- ``oairef-numba`` >= 2x faster than ``llama.cpp``;
-- ``oairef-numba`` within 3x of the roofline;
-- B = 32 throughput (rows per wall second) >= 1.7x that of B = 1 on this machine's cores.
+- issue 7, B = 1, configs ``top_p`` and ``full``: ``oairef-numba`` >= 10x faster than
+  ``numpy-textbook`` and >= 2x faster than ``llama.cpp``;
+- issue 15: ``oairef-numba`` within 2.5x of the roofline for ``top_p`` and 3x for ``full`` (B = 1);
+  B = 32 throughput (rows per wall second) >= 1.7x that of B = 1 on this machine's cores, for every
+  measured config; numba's cold compile <= 4 s in a fresh interpreter, or, compiled ahead of use,
+  a first call after the import-time warm-up that does not wait for it (<= 0.1 s).
 """
 
 from __future__ import annotations
@@ -21,6 +23,13 @@ from benchmarks.runner import RunOutput
 
 TARGET_VOCAB = 128_256
 FAST = "oairef-numba"
+#: the most a B = 1 step may take, in rooflines (issue 15)
+ROOF_GOALS = {"top_p": 2.5, "full": 3.0}
+#: B = 32 rows per second over B = 1 rows per second (issues 7 and 15)
+BATCH_GOAL = 1.7
+#: seconds: numba's cold compile, and a first call once the warm-up has finished
+COLD_COMPILE_GOAL = 4.0
+AHEAD_OF_USE_GOAL = 0.1
 
 
 def _index(results: Iterable[dict[str, Any]]) -> dict[tuple[str, str, int, int, str], dict[str, Any]]:
@@ -33,26 +42,29 @@ def _t(idx: dict[tuple[str, str, int, int, str], dict[str, Any]], *key: Any) -> 
 
 
 def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each issue-7 target that the results allow evaluating, with its value and whether it is met."""
+    """Each speed target the results allow evaluating, with its value and whether it is met."""
     idx = _index(results)
     shapes = sorted({r["shape"] for r in results})
+    configs = list(dict.fromkeys(r["config"] for r in results if r["impl"] == FAST))
     out: list[dict[str, Any]] = []
     for shape in shapes:
-        for config in ("top_p", "full"):
+        for config in configs:
             fast = _t(idx, FAST, config, TARGET_VOCAB, 1, shape)
             if fast is None:
                 continue
             where = {"shape": shape, "config": config, "vocab": TARGET_VOCAB}
-            for peer, goal in (("numpy-textbook", 10.0), ("llama.cpp", 2.0)):
-                other = _t(idx, peer, config, TARGET_VOCAB, 1, shape)
-                if other is not None:
-                    val = other / fast
-                    out.append({"target": f"speed-up over {peer} (B=1)", **where, "batch": 1,
-                                "value": val, "goal": f">= {goal:g}", "met": val >= goal})
-            roof = idx[(FAST, config, TARGET_VOCAB, 1, shape)]["roofline_s"]
-            val = fast / roof
-            out.append({"target": "time / roofline (B=1)", **where, "batch": 1,
-                        "value": val, "goal": "<= 3", "met": val <= 3.0})
+            if config in ROOF_GOALS:
+                for peer, goal in (("numpy-textbook", 10.0), ("llama.cpp", 2.0)):
+                    other = _t(idx, peer, config, TARGET_VOCAB, 1, shape)
+                    if other is not None:
+                        val = other / fast
+                        out.append({"target": f"speed-up over {peer} (B=1)", **where, "batch": 1,
+                                    "value": val, "goal": f">= {goal:g}", "met": val >= goal})
+                roof = idx[(FAST, config, TARGET_VOCAB, 1, shape)]["roofline_s"]
+                val = fast / roof
+                goal = ROOF_GOALS[config]
+                out.append({"target": "time / roofline (B=1)", **where, "batch": 1,
+                            "value": val, "goal": f"<= {goal:g}", "met": val <= goal})
             b32 = _t(idx, FAST, config, TARGET_VOCAB, 32, shape)
             if b32 is not None:
                 val = 32 * fast / b32
@@ -61,8 +73,28 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                 if row1.get("cpu_s") and row32.get("cpu_s"):
                     cpu_ratio = 32 * row1["cpu_s"] / row32["cpu_s"]
                 out.append({"target": "B=32 throughput / B=1 throughput", **where, "batch": 32,
-                            "value": val, "goal": ">= 1.7", "met": val >= 1.7,
+                            "value": val, "goal": f">= {BATCH_GOAL:g}", "met": val >= BATCH_GOAL,
                             "per_cpu_second_ratio": cpu_ratio})
+    return out
+
+
+def compile_targets(numba_compile: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The compile target rows a ``numba_compile`` measurement allows (none when not measured)."""
+    if not numba_compile or numba_compile.get("status") != "ok":
+        return []
+    where = {"shape": "-", "config": "full", "vocab": 1000, "batch": 2}
+    out: list[dict[str, Any]] = []
+    cold = numba_compile.get("cold")
+    if cold:
+        val = float(cold["first_call_s"])
+        out.append({"target": "cold compile: first call, fresh interpreter, s", **where, "value": val,
+                    "goal": f"<= {COLD_COMPILE_GOAL:g}", "met": val <= COLD_COMPILE_GOAL})
+    ahead = numba_compile.get("ahead_of_use")
+    if ahead:
+        val = float(ahead["first_call_s"])
+        out.append({"target": "ahead of use: first call after the import-time warm-up, s", **where,
+                    "value": val, "goal": f"<= {AHEAD_OF_USE_GOAL:g}", "met": val <= AHEAD_OF_USE_GOAL,
+                    "warm_up_s": float(ahead["warm_up_s"])})
     return out
 
 
@@ -74,7 +106,7 @@ def to_document(out: RunOutput) -> dict[str, Any]:
         "results": out.results,
         "roofline": out.roofline,
         "first_call": out.first_call,
-        "targets": targets(out.results),
+        "targets": targets(out.results) + compile_targets(out.numba_compile),
         "notes": out.notes,
         "client": out.client,
         "numba_compile": out.numba_compile,
@@ -122,9 +154,25 @@ def targets_table(doc: dict[str, Any]) -> str:
         extra = ""
         if t.get("per_cpu_second_ratio") is not None:
             extra = f" (per CPU-second {t['per_cpu_second_ratio']:.2f})"
+        if t.get("warm_up_s") is not None:
+            extra = f" (warm-up done {t['warm_up_s']:.1f} s after import)"
         lines.append(f"| {t['target']} | {t['shape']} | {t['config']} | {t['value']:.2f}{extra} | {t['goal']} | "
                      f"{'yes' if t['met'] else 'no'} |")
     return "\n".join(lines) + "\n"
+
+
+def compile_table(nc: dict[str, Any]) -> str:
+    """The ``numba_compile`` measurement as Markdown (rows that were measured)."""
+    rows = ["## numba compilation of the fast path (fresh interpreter)\n",
+            "| run | import s | warm-up done after s | first call s | second call s | first float64 call s |",
+            "|---|---|---|---|---|---|"]
+    for name, label in (("cold", "cold cache, no warm-up"), ("cached", "cache filled by the cold run"),
+                        ("ahead_of_use", "cold cache, import-time warm-up, call after it")):
+        r = nc.get(name)
+        if r:
+            cells = [r.get(k) for k in ("import_s", "warm_up_s", "first_call_s", "second_call_s", "first_call_float64_s")]
+            rows.append(f"| {label} | " + " | ".join("" if c is None else f"{c:.3g}" for c in cells) + " |")
+    return "\n".join(rows) + "\n"
 
 
 def client_table(client: dict[str, Any] | None) -> str:
@@ -147,9 +195,12 @@ def client_table(client: dict[str, Any] | None) -> str:
 def markdown(doc: dict[str, Any]) -> str:
     """The whole ``--markdown`` report."""
     m = doc["machine"]
+    load = m.get("loadavg_at_start")
     parts = [
         "# oairef sampling benchmarks\n",
-        f"Machine: {m.get('cpu')}, {m.get('cores')} cores, {m.get('threads')} threads for numba/torch; "
+        f"Machine: {m.get('cpu')}, {m.get('cores')} cores ({m.get('simd', 'SIMD unknown')}), "
+        f"{m.get('threads')} threads for numba/torch; load average at the start "
+        f"{'/'.join(f'{x:.2f}' for x in load) if load else 'unknown'}; "
         f"Python {m.get('python')}, numpy {m.get('numpy')}, numba {m.get('numba')}, torch {m.get('torch')}, "
         f"llama-cpp-python {m.get('llama_cpp_python')}; {m.get('date_utc')}.\n",
         "Times are milliseconds per batched sampling step: median ± IQR. `x roof` = oairef-numba's median "
@@ -173,10 +224,7 @@ def markdown(doc: dict[str, Any]) -> str:
         parts.append("")
     nc = doc.get("numba_compile")
     if nc and nc.get("status") == "ok":
-        parts.append("## numba compilation of the fast path (fresh interpreter)\n")
-        parts.append("| cache | import s | first call s | second call s |\n|---|---|---|---|\n" + "".join(
-            f"| {k} | {nc[k]['import_s']:.3g} | {nc[k]['first_call_s']:.3g} | {nc[k]['second_call_s']:.3g} |\n"
-            for k in ("cold", "cached")))
+        parts.append(compile_table(nc))
     elif nc:
         parts.append(f"numba compilation: {nc.get('status')} ({nc.get('note', '')})\n")
     parts.append("## Client overhead (max_tokens = 1, reference provider)\n")

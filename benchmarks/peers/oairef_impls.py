@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import importlib
-import inspect
 from typing import Any
 
 import numpy as np
@@ -77,21 +76,11 @@ class OairefNumba:
     def __init__(self, threads: int) -> None:
         self.threads = threads
 
-    def _sampler(self) -> Any:
-        """``sampler`` when it exports the fast path, else ``sampler.kernels`` (where it is defined)."""
-        mod = importlib.import_module("sampler")
-        if hasattr(mod, "sample_batch") and hasattr(mod, "sample_next"):
-            return mod
-        return importlib.import_module("sampler.kernels")
-
     def unavailable(self) -> str | None:
         try:
-            mod = self._sampler()
+            importlib.import_module("sampler.kernels")
         except ImportError as exc:
             return f"sampler not importable ({exc})"
-        missing = [n for n in ("sample_next", "sample_batch") if not hasattr(mod, n)]
-        if missing:
-            return f"fast path not landed (sampler lacks {', '.join(missing)})"
         return None
 
     def skip_reason(self, inputs: StepInputs) -> str | None:
@@ -100,8 +89,9 @@ class OairefNumba:
     def prepare(self, inputs: StepInputs) -> Prepared:
         import numba
 
+        from sampler import sample_batch, sample_next
+
         numba.set_num_threads(min(self.threads, numba.config.NUMBA_NUM_THREADS))
-        mod = self._sampler()
         params = _params(inputs)
         k = inputs.config.logprobs
         logits, us = inputs.logits, inputs.uniforms
@@ -109,18 +99,14 @@ class OairefNumba:
             row, hist, u = logits[0], inputs.histories[0], float(us[0])
 
             def step_one() -> np.ndarray:
-                return np.array([mod.sample_next(row, params, hist, u)], dtype=np.int64)
+                return np.array([sample_next(row, params, hist, u)], dtype=np.int64)
 
             return step_one
         params_list = [params] * inputs.batch
         histories = list(inputs.histories)
-        # ask for log-probabilities only when the config reports them (as the peers do)
-        extra: dict[str, Any] = {}
-        if "logprobs" in inspect.signature(mod.sample_batch).parameters:
-            extra["logprobs"] = bool(k)
 
         def step_batch() -> np.ndarray:
-            tokens = mod.sample_batch(logits, params_list, histories, us, k, **extra)[0]
-            return np.asarray(tokens, dtype=np.int64)
+            # log-probabilities only when the config reports them (as the peers do)
+            return np.asarray(sample_batch(logits, params_list, histories, us, k, logprobs=bool(k)).tokens)
 
         return step_batch

@@ -1,15 +1,30 @@
-"""The fast-path profile runs and its proposed polynomial exp is accurate to the contract's tolerance."""
+"""The fast-path profile runs the kernel's ops in the kernel's order: it reports every op, hot and
+cold, and the token its op chain draws is the token the kernel draws."""
 
 from __future__ import annotations
 
-from benchmarks.fastpath_profile import profile, to_markdown
+import numpy as np
+
+from benchmarks.configs import CONFIGS, make_inputs
+from benchmarks.fastpath_profile import OPS, profile, to_markdown
+from benchmarks.logits import make_logits
+from benchmarks.peers.oairef_impls import _params
+from sampler import sample_batch
 
 
-def test_profile_reports_every_pass_and_an_accurate_polynomial_exp() -> None:
-    res = profile(vocab=3000, repeats=2)
-    for key in ("sample_next", "widen_max_pass", "exp_pass_libm_two_exps", "exp_pass_vectorised_polynomial",
-                "exponent_histogram_pass", "roofline_np_exp_f32", "sample_next_minor_faults_per_call"):
-        assert res[key] >= 0, key
-    # the proposal must not break "same token as the reference except within 1e-12 of a boundary"
-    assert res["polynomial_exp_max_rel_error"] < 1e-13
-    assert "| sample_next |" in to_markdown(res)
+def test_profile_reports_every_op_and_draws_the_kernels_token() -> None:
+    vocab, batch = 3000, 3
+    res = profile(vocab=vocab, repeats=2, batch=batch)
+    assert res["roofline_ms"] > 0
+    logits = make_logits("gaussian", batch, vocab)
+    for name in ("top_p", "full"):
+        c = res["configs"][name]
+        for part in ("hot", "cold"):
+            assert set(c[part]) == set(OPS) and all(v >= 0 for v in c[part].values()), (name, part)
+        assert 1 <= c["head_tokens_row0"] <= vocab
+        inputs = make_inputs(CONFIGS[name], logits, seed=vocab + batch)
+        k = CONFIGS[name].logprobs
+        want = sample_batch(logits[:1], [_params(inputs)], [inputs.histories[0]], [0.5], k).tokens[0]
+        assert c["token_row0_u_0.5"] == int(want), name
+    md = to_markdown(res)
+    assert "### full" in md and "| head (estimate + collect) |" in md and np.isfinite(res["roofline_ms"])

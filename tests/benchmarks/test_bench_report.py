@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from benchmarks.configs import StepInputs
-from benchmarks.report import markdown, targets, to_document
-from benchmarks.runner import RunOutput, Settings, run_plan
+from benchmarks.report import compile_targets, markdown, targets, to_document
+from benchmarks.runner import RunOutput, Settings, machine_info, run_plan, simd_summary
 from benchmarks.schema import BENCH_SCHEMA
 
 
@@ -42,6 +42,47 @@ def test_targets_skip_what_was_not_measured() -> None:
     rows = [_row("oairef-numba", "top_p", 1, 1e-3), _row("numpy-textbook", "top_p", 1, None, status="absent", note="x")]
     names = [t["target"] for t in targets(rows)]
     assert names == ["time / roofline (B=1)"]
+
+
+def test_roofline_goals_differ_by_config_and_batching_is_judged_for_every_config() -> None:
+    rows = [
+        _row("oairef-numba", "top_p", 1, 2.6e-4),  # 2.6 rooflines: over top_p's 2.5
+        _row("oairef-numba", "full", 1, 2.9e-4),  # 2.9: within full's 3
+        _row("oairef-numba", "greedy", 1, 0.5e-4),
+        _row("oairef-numba", "greedy", 32, 0.5e-4 * 32 / 1.5),  # 1.5x: under 1.7
+        _row("oairef-numba", "temperature", 1, 2e-4, shape="peaked"),
+        _row("oairef-numba", "temperature", 32, 2e-4 * 32 / 1.9, shape="peaked"),
+    ]
+    got = {(t["target"], t["config"], t["shape"]): t for t in targets(rows)}
+    roof = "time / roofline (B=1)"
+    assert got[(roof, "top_p", "gaussian")]["met"] is False and got[(roof, "top_p", "gaussian")]["goal"] == "<= 2.5"
+    assert got[(roof, "full", "gaussian")]["met"] is True and got[(roof, "full", "gaussian")]["goal"] == "<= 3"
+    assert (roof, "greedy", "gaussian") not in got  # no roofline goal for greedy
+    batch = "B=32 throughput / B=1 throughput"
+    assert got[(batch, "greedy", "gaussian")]["value"] == pytest.approx(1.5)
+    assert got[(batch, "greedy", "gaussian")]["met"] is False
+    assert got[(batch, "temperature", "peaked")]["met"] is True
+
+
+def test_compile_targets_judge_cold_compile_and_ahead_of_use() -> None:
+    assert compile_targets(None) == [] and compile_targets({"status": "error", "note": "x"}) == []
+    nc = {"status": "ok", "cold": {"import_s": 0.4, "first_call_s": 14.0, "second_call_s": 1e-4},
+          "ahead_of_use": {"import_s": 0.4, "warm_up_s": 30.0, "first_call_s": 2e-4}}
+    got = {t["target"].split(":")[0]: t for t in compile_targets(nc)}
+    assert got["cold compile"]["met"] is False and got["cold compile"]["value"] == 14.0
+    assert got["ahead of use"]["met"] is True and got["ahead of use"]["warm_up_s"] == 30.0
+    doc = to_document(RunOutput(machine=machine_info(1), settings={}, numba_compile=nc))
+    md = markdown(doc)
+    assert "| cold compile: first call, fresh interpreter, s | - | full | 14.00 | <= 4 | no |" in md
+    assert "warm-up done 30.0 s after import" in md and "cold cache, no warm-up" in md
+
+
+def test_machine_line_names_the_simd_level_and_the_load() -> None:
+    assert simd_summary(["sse4_2", "avx", "avx2", "fma"]) == "AVX2 + FMA, no AVX-512"
+    assert simd_summary(["avx2", "avx512f"]) == "AVX-512"
+    m = machine_info(2)
+    md = markdown(to_document(RunOutput(machine={**m, "loadavg_at_start": [1.5, 1.0, 0.5]}, settings={})))
+    assert m["simd"] in md and "load average at the start 1.50/1.00/0.50" in md
 
 
 def test_schema_rejects_rows_without_numbers_or_reasons() -> None:

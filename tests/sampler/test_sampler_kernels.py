@@ -7,16 +7,22 @@ being equal - the contract's allowance.
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+import numba
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sampler import InvalidLogits, InvalidParameter, SamplingParams, sample_batch, sample_next
+from sampler import InvalidLogits, InvalidParameter, SamplingParams, kernels, sample_batch, sample_next
 from sampler import reference as R
 from sampler.kernels import sample_batch_full
+from sampler.params import check_logit_bias_ids
 
 EPS = 1e-9
 
@@ -45,7 +51,7 @@ def check_equal(logits: np.ndarray, params: SamplingParams, hist: Sequence[int],
         return False
     fast = sample_next(logits, params, hist, u)
     ref = R.sample_reference(logits, params, hist, u)
-    assert fast == ref, (params, u)
+    assert fast == ref, (logits.tolist(), logits.dtype, dict(params.logit_bias), params.temperature, params.top_p, params.presence_penalty, params.frequency_penalty, list(hist), u)
     return True
 
 
@@ -270,3 +276,58 @@ def test_batch_argument_errors() -> None:
         sample_batch(z, [SamplingParams()] * 2, [[], []], [0.1, 1.0])
     with pytest.raises(InvalidLogits, match="two-dimensional"):
         sample_batch(np.zeros(4), [SamplingParams()], [[]], [0.1])
+
+
+def test_check_logit_bias_ids_is_the_one_owner_of_the_id_rule() -> None:
+    check_logit_bias_ids({0: 1.0, 9: -1.0}, 10)
+    with pytest.raises(InvalidParameter, match=r"token id 10 is outside the vocabulary \[0, 10\)") as info:
+        check_logit_bias_ids({3: 1.0, 10: 2.0}, 10)
+    assert info.value.param == "logit_bias"
+    with pytest.raises(InvalidParameter, match="token id 7"):
+        sample_batch(np.zeros((2, 7)), [SamplingParams(), SamplingParams(logit_bias={7: 1.0})], [[], []], [0.1, 0.2])
+
+
+def test_history_ids_outside_the_vocabulary_name_the_row() -> None:
+    with pytest.raises(ValueError, match=r"generated ids must lie in \[0, 5\) \(row 1\)"):
+        sample_batch(np.zeros((2, 5)), [SamplingParams(presence_penalty=1.0)] * 2, [[0, 4], [5]], [0.1, 0.2])
+
+
+def test_results_are_named_tuples_that_still_unpack() -> None:
+    z = np.random.default_rng(3).normal(size=(2, 50))
+    full = sample_batch_full(z, [SamplingParams(top_p=0.9)] * 2, [[], []], [0.3, 0.6], 3)
+    tokens, raw, chosen, top_ids, top_lps = full
+    assert tokens is full.tokens and raw is full.raw_logprobs and chosen is full.logprobs
+    assert top_ids is full.top_ids and top_lps is full.top_logprobs
+    short = sample_batch(z, [SamplingParams(top_p=0.9)] * 2, [[], []], [0.3, 0.6], 3)
+    assert np.array_equal(short.tokens, tokens) and np.array_equal(short.logprobs, raw)
+
+
+def test_threads_take_rows_one_at_a_time_and_agree_with_one_thread() -> None:
+    rng = np.random.default_rng(8)
+    B, V = 9, 2_000
+    z = (rng.standard_normal((B, V)) * 3).astype(np.float32)
+    params = [SamplingParams(temperature=float(t), top_p=0.9, presence_penalty=0.5) for t in rng.choice([0, 0.5, 1.2], B)]
+    hists = [[int(x) for x in rng.integers(0, V, size=10)] for _ in range(B)]
+    us = rng.random(B)
+    one = sample_batch_full(z, params, hists, us, 4, parallel=False)
+    many = sample_batch_full(z, params, hists, us, 4, parallel=True)
+    for a, b in zip(one, many, strict=True):
+        assert np.array_equal(a, b, equal_nan=True)
+
+
+def test_warm_up_compiles_both_dtypes_once_per_process() -> None:
+    t = kernels.warm_up_in_background()
+    assert t is kernels.warm_up_in_background()
+    t.join(timeout=900)
+    assert not t.is_alive()
+    dtypes = {sig[0].dtype for sig in kernels._sample_rows.signatures}
+    assert {numba.float32, numba.float64} <= dtypes
+
+
+@pytest.mark.parametrize(("env", "threads"), [("0", 0), ("1", 1)])
+def test_import_starts_the_warm_up_unless_turned_off(env: str, threads: int) -> None:
+    root = Path(__file__).resolve().parents[2]
+    code = "import sampler.kernels as k; print(len(k._WARMING))"
+    proc = subprocess.run([sys.executable, "-c", code], cwd=root, capture_output=True, text=True, timeout=120,
+                          env={**os.environ, "PYTHONPATH": str(root), kernels.WARM_UP_ENV: env}, check=True)
+    assert proc.stdout.strip() == str(threads)
