@@ -9,7 +9,7 @@ calls each one at exactly one place without knowing which fault (if any) is behi
 hook                             called by                           rewrites
 ===============================  ==================================  ====================================
 ``request(kind, body)``          the routes, before validation       the raw JSON request body
-``sampling(params)``             ``generation``, before the engine   the ``SamplingParams`` it runs with
+``sampling(kind, params)``       ``generation``, before the engine   the ``SamplingParams`` it runs with
 ``penalties(policy)``            ``generation``                      the engine's ``penalty_ids`` policy
 ``result(completion, job, m)``   ``generation``                      the engine's whole result
 ``deltas(deltas, job, m)``       ``generation``                      the engine's stream of deltas
@@ -24,7 +24,7 @@ Adding a fault is adding a :class:`Fault` to :data:`FAULTS` here (and the valida
 catch it to ``tests/validator/test_validate_reference.py``).
 
 The faults (each on ``/v1/completions`` and ``/v1/chat/completions`` alike, except ``best_of``,
-which only completions have):
+which only completions have, and the ``chat_*`` faults, which break the chat path only):
 
 ============================  =================================================================
 ``stop_leak``                 stop strings are matched by the server after generation and the
@@ -44,6 +44,12 @@ which only completions have):
 ``no_done``                   streams end without the ``data: [DONE]`` line.
 ``processed_logprobs``        logprobs are reported in ``processed`` mode while the server claims
                               ``raw`` (the default).
+``chat_temperature_ignored``  chat samples at temperature 1 whatever was asked (in range; an
+                              out-of-range value is still a 400). Completions stay correct.
+``chat_top_p_ignored``        chat ignores ``top_p`` (completions stay correct).
+``chat_logit_bias_ignored``   chat ignores ``logit_bias`` (completions stay correct).
+``chat_stop_leak_stream``     chat *streams* include the matched stop string; non-streamed chat
+                              and completions stay correct.
 ============================  =================================================================
 """
 
@@ -73,6 +79,10 @@ def _same_for_kind(kind: str, obj: JSON) -> JSON:
     return obj
 
 
+def _same_sampling(kind: str, params: SamplingParams) -> SamplingParams:
+    return params
+
+
 def _same_result(completion: Completion, job: Job, model: Model) -> Completion:
     return completion
 
@@ -89,7 +99,7 @@ class Fault:
     name: str
     doc: str
     request: Callable[[str, JSON], JSON] = _same_for_kind
-    sampling: Callable[[SamplingParams], SamplingParams] = _same
+    sampling: Callable[[str, SamplingParams], SamplingParams] = _same_sampling
     penalties: Callable[[PenaltyIds], PenaltyIds] = _same
     result: Callable[[Completion, Job, Model], Completion] = _same_result
     deltas: Callable[[Iterator[StreamDelta], Job, Model], Iterator[StreamDelta]] = _same_deltas
@@ -102,8 +112,23 @@ NO_FAULT = Fault("none", "the contract")
 
 
 # ---------------------------------------------------------------------- sampling parameters
+def _any_kind(rewrite: Callable[[SamplingParams], SamplingParams]) -> Callable[[str, SamplingParams], SamplingParams]:
+    """A sampling rewrite applied on both endpoints."""
+    return lambda kind, params: rewrite(params)
+
+
+def _chat_only(rewrite: Callable[[SamplingParams], SamplingParams]) -> Callable[[str, SamplingParams], SamplingParams]:
+    """A sampling rewrite applied on ``/v1/chat/completions`` only (after the request was validated, so
+    out-of-range values are still refused)."""
+    return lambda kind, params: rewrite(params) if kind == "chat" else params
+
+
 def _temperature_rescaled(p: SamplingParams) -> SamplingParams:
     return dataclasses.replace(p, temperature=p.temperature / 2.0)
+
+
+def _temperature_ignored(p: SamplingParams) -> SamplingParams:
+    return dataclasses.replace(p, temperature=1.0)
 
 
 def _top_p_ignored(p: SamplingParams) -> SamplingParams:
@@ -297,6 +322,16 @@ def _stop_leak_deltas(deltas: Iterator[StreamDelta], job: Job, model: Model) -> 
         yield StreamDelta(d.index, full[:skip + end][len(before):], d.logprobs, "stop")
 
 
+def _chat_stream_without_stop(kind: str, p: SamplingParams) -> SamplingParams:
+    return _without_stop(p) if kind == "chat" and p.stream else p
+
+
+def _chat_stop_leak_deltas(deltas: Iterator[StreamDelta], job: Job, model: Model) -> Iterator[StreamDelta]:
+    """``chat_stop_leak_stream``: a chat stream leaks its stop string; completions and non-streamed chat
+    stay correct."""
+    return _stop_leak_deltas(deltas, job, model) if job.kind == "chat" else deltas
+
+
 # ------------------------------------------------------------------------------ wire and errors
 async def _without_done(events: AsyncGenerator[str, None]) -> AsyncIterator[str]:
     """``no_done``: every event but ``data: [DONE]``."""
@@ -316,20 +351,27 @@ def _flat_error(body: JSON) -> JSON:
 FAULTS: dict[str, Fault] = {
     f.name: f
     for f in (
-        Fault("stop_leak", "the returned text includes the matched stop string", sampling=_without_stop,
+        Fault("stop_leak", "the returned text includes the matched stop string", sampling=_any_kind(_without_stop),
               result=_stop_leak_result, deltas=_stop_leak_deltas),
-        Fault("temperature_rescaled", "temperature is halved", sampling=_temperature_rescaled),
-        Fault("top_p_ignored", "top_p is replaced by 1", sampling=_top_p_ignored),
-        Fault("logit_bias_ignored", "logit_bias is dropped", sampling=_logit_bias_ignored),
+        Fault("temperature_rescaled", "temperature is halved", sampling=_any_kind(_temperature_rescaled)),
+        Fault("top_p_ignored", "top_p is replaced by 1", sampling=_any_kind(_top_p_ignored)),
+        Fault("logit_bias_ignored", "logit_bias is dropped", sampling=_any_kind(_logit_bias_ignored)),
         Fault("penalties_count_prompt", "penalty counts include prompt tokens", penalties=_penalties_count_prompt),
-        Fault("penalties_swapped", "presence and frequency penalties are exchanged", sampling=_penalties_swapped),
-        Fault("best_of_ignored", "best_of is replaced by n", sampling=_best_of_ignored),
-        Fault("n_ignored", "n is replaced by 1", sampling=_n_ignored),
-        Fault("seed_ignored", "seed is dropped", sampling=_seed_ignored),
+        Fault("penalties_swapped", "presence and frequency penalties are exchanged", sampling=_any_kind(_penalties_swapped)),
+        Fault("best_of_ignored", "best_of is replaced by n", sampling=_any_kind(_best_of_ignored)),
+        Fault("n_ignored", "n is replaced by 1", sampling=_any_kind(_n_ignored)),
+        Fault("seed_ignored", "seed is dropped", sampling=_any_kind(_seed_ignored)),
         Fault("ranges_clamped", "out-of-range values are clamped instead of rejected", request=clamp_request),
         Fault("flat_error", "error bodies are not nested under 'error'", error=_flat_error),
         Fault("no_done", "streams end without 'data: [DONE]'", events=_without_done),
-        Fault("processed_logprobs", "logprobs are reported in processed mode", sampling=_processed_logprobs),
+        Fault("processed_logprobs", "logprobs are reported in processed mode", sampling=_any_kind(_processed_logprobs)),
+        # chat-path faults: completions stay correct, and out-of-range values are still refused
+        Fault("chat_temperature_ignored", "chat samples at temperature 1 whatever was asked",
+              sampling=_chat_only(_temperature_ignored)),
+        Fault("chat_top_p_ignored", "chat ignores top_p", sampling=_chat_only(_top_p_ignored)),
+        Fault("chat_logit_bias_ignored", "chat ignores logit_bias", sampling=_chat_only(_logit_bias_ignored)),
+        Fault("chat_stop_leak_stream", "chat streams include the matched stop string",
+              sampling=_chat_stream_without_stop, deltas=_chat_stop_leak_deltas),
     )
 }
 

@@ -25,7 +25,7 @@ from sampler import Completion, Model, StreamDelta
 
 def run_job(model: Model, job: Job, fault: Fault, cancelled: Callable[[], bool] | None = None) -> Completion:
     """Generate every prompt of ``job`` (blocking; all prompts step together in the engine)."""
-    out = sampler.complete(model, job.prompt, fault.sampling(job.params),
+    out = sampler.complete(model, job.prompt, fault.sampling(job.kind, job.params),
                            penalty_ids=fault.penalties(sampler.generated_only), cancelled=cancelled)
     return fault.result(out, job, model)
 
@@ -37,7 +37,7 @@ class JobStream:
 
     def __init__(self, model: Model, job: Job, fault: Fault) -> None:
         self.cancel = threading.Event()
-        self._stream = sampler.stream_complete(model, job.prompt, fault.sampling(job.params),
+        self._stream = sampler.stream_complete(model, job.prompt, fault.sampling(job.kind, job.params),
                                                penalty_ids=fault.penalties(sampler.generated_only),
                                                cancelled=self.cancel.is_set)
         self._deltas = fault.deltas(self._stream, job, model)

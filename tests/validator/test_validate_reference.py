@@ -28,6 +28,10 @@ FAULT_CHECKS = {
     "flat_error": "errors.shape",
     "no_done": "streaming.framing",
     "processed_logprobs": "logprobs.mode",
+    "chat_temperature_ignored": "sampling.temperature",
+    "chat_top_p_ignored": "sampling.top_p",
+    "chat_logit_bias_ignored": "sampling.logit_bias",
+    "chat_stop_leak_stream": "stop.sequences",
 }
 
 
@@ -90,12 +94,20 @@ def run_fault(fault: str, check_id: str, settings: Settings) -> list[str]:
     return [p.endpoint for p in result.outcome.parts if p.verdict == "fail"]
 
 
+def _expected_endpoints(fault: str, failed: list[str]) -> None:
+    """A chat-path fault is failed on chat and only there: the report names the endpoint that departs."""
+    if fault.startswith("chat_"):
+        assert failed == ["chat"], (fault, failed)
+    else:
+        assert failed, fault
+
+
 @pytest.mark.parametrize("fault", sorted(FAULT_CHECKS))
 def test_fault_is_caught_by_its_check(fault: str) -> None:
-    run_fault(fault, FAULT_CHECKS[fault], Settings(samples=600, seed=7, quick=True))
+    _expected_endpoints(fault, run_fault(fault, FAULT_CHECKS[fault], Settings(samples=600, seed=7, quick=True)))
 
 
 @pytest.mark.parametrize("fault", STATISTICAL_FAULTS)
 def test_fault_is_caught_without_logprobs(fault: str) -> None:
     failed = run_fault(fault, FAULT_CHECKS_NEVER[fault], Settings(samples=4000, seed=7, quick=True, logprobs="never"))
-    assert failed
+    _expected_endpoints(fault, failed)
