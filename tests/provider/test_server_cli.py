@@ -27,6 +27,22 @@ def test_serve_arguments() -> None:
         build_parser().parse_args(["serve", "--logprobs-mode", "cooked"])
 
 
+def test_limit_flags_default_to_the_named_limits() -> None:
+    from provider.limits import Limits
+
+    args = build_parser().parse_args(["serve"])
+    assert Limits(max_body_bytes=args.max_body_bytes, max_json_depth=args.max_json_depth,
+                  max_request_tokens=args.max_request_tokens, max_concurrency=args.max_concurrency,
+                  max_queue=args.max_queue) == Limits()
+    args = build_parser().parse_args(["serve", "--max-body-bytes", "10", "--max-json-depth", "3", "--max-queue", "0",
+                                      "--max-request-tokens", "7", "--max-concurrency", "2"])
+    assert (args.max_body_bytes, args.max_json_depth, args.max_queue, args.max_request_tokens,
+            args.max_concurrency) == (10, 3, 0, 7, 2)
+    for bad in (["--max-concurrency", "0"], ["--max-queue", "-1"], ["--max-body-bytes", "1e6"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["serve", *bad])
+
+
 def test_building_the_parser_imports_no_heavy_package() -> None:
     """Every subcommand's options are built without importing numba, uvicorn, fastapi or the provider's
     faults (``--fault`` and ``--logprobs-mode`` are checked against their owners only when given)."""
