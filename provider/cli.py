@@ -88,9 +88,11 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
     from rich.markup import escape
 
+    from provider.allocator import pin_mmap_threshold
     from provider.app import create_app, listening_socket
 
     console = Console(stderr=True)
+    pin_mmap_threshold()  # large bodies must not leave heap holes behind (provider/allocator.py)
     if not 0 <= args.port <= 65535:
         console.print(f"[red]--port must be in [0, 65535], got {args.port}")
         return 2
