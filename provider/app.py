@@ -3,10 +3,11 @@
 ``create_app(model, ...)`` builds the app; ``run_in_thread(...)`` serves one on a free loopback
 port for tests and for ``oairef validate``'s embedded target. Rules:
 
-- Endpoints: ``GET /v1/models``, ``GET /v1/models/{model}``, ``POST /v1/completions``,
+- Endpoints: ``GET /v1/models``, ``GET`` and ``DELETE /v1/models/{model}``, ``POST /v1/completions``,
   ``POST /v1/chat/completions`` (JSON or SSE), ``POST /extras/tokenize``, ``POST /extras/detokenize``,
   and ``GET /health`` (no key needed).
-- When ``api_keys`` is non-empty every endpoint needs ``Authorization: Bearer <one of them>`` (401).
+- When ``api_keys`` is non-empty every endpoint but ``/health`` needs ``Authorization: Bearer <one of
+  them>`` (401).
 - Errors are OpenAI-shaped (``provider.errors``); generation runs in the threadpool, never on the
   event loop; a client that goes away stops its generation.
 - ``logprobs_mode``: ``"raw"`` (default; the model's unmodified log-softmax) or ``"processed"``.
