@@ -10,8 +10,9 @@ Rules:
   arrays and objects nest deeper than this is a 400 ``invalid_json``, measured before it is parsed
   (``provider.body``), so no parser recursion can fail.
 - ``max_request_tokens`` (``--max-request-tokens``, default :data:`DEFAULT_MAX_REQUEST_TOKENS`): the
-  tokens one request may ask the engine to generate, prompts x candidates x tokens per choice, is at
-  most this; more is a 400 naming the parameter that took it over (``provider.budget``).
+  tokens one request may ask the engine to produce, prompts x candidates x tokens per choice (plus the
+  prompt tokens ``echo`` with ``logprobs`` scores), is at most this; more is a 400 naming the
+  parameter that took it over (``provider.budget``).
 - ``max_concurrency`` / ``max_queue`` (``--max-concurrency`` / ``--max-queue``, defaults
   :data:`DEFAULT_MAX_CONCURRENCY` / :data:`DEFAULT_MAX_QUEUE`): at most ``max_concurrency``
   generations run at once, at most ``max_queue`` more wait for a turn, and a request beyond both is a

@@ -138,6 +138,21 @@ def prompt_count(prompt: Any) -> int:
     return len(prompt)
 
 
+def most_prompt_tokens(prompt: Any, n_ctx: int) -> int:
+    """An upper bound on the prompt tokens of ``prompt``, from its shape and size alone (nothing is
+    tokenized): per prompt its number of ids, or for a text its UTF-8 bytes plus one (no token of a
+    text is shorter than a byte; a tokenizer may add a BOS), each at most ``n_ctx`` (a longer prompt is
+    a context error). What echo with logprobs scores, one model call per prompt token."""
+    if isinstance(prompt, str):  # characters <= bytes: a long text is not even encoded
+        return n_ctx if len(prompt) >= n_ctx else min(n_ctx, len(prompt.encode("utf-8")) + 1)
+    if not isinstance(prompt, Sequence) or len(prompt) == 0:
+        return 0
+    if all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in prompt):
+        return min(n_ctx, len(prompt))
+    return sum(most_prompt_tokens(p, n_ctx) if isinstance(p, str) else
+               min(n_ctx, len(p)) if isinstance(p, Sequence) else 0 for p in prompt)
+
+
 def normalize_prompts(model: Model, prompt: Any) -> list[TokenizedPrompt]:
     """Each prompt's ids and text; a malformed prompt or an id outside the vocabulary raises
     ``InvalidParameter('prompt')``; a prompt longer than the context (measured before tokenizing or

@@ -188,6 +188,8 @@ def budget_server() -> Iterator[tuple[str, Any]]:
     ({"prompt": "x", "max_tokens": 10, "n": 2, "best_of": 11}, "best_of"),
     ({"prompt": [[1], [2]], "max_tokens": 10, "n": 2, "best_of": 6}, "best_of"),
     ({"prompt": [[1], [2]], "max_tokens": 10, "n": 6}, "n"),
+    ({"prompt": [[1] * 60, [2] * 40], "max_tokens": 0, "echo": True, "logprobs": 0}, "prompt"),  # 2 + 100 scored
+    ({"prompt": "x" * 98, "max_tokens": 1, "echo": True, "logprobs": 1, "n": 2}, "n"),  # 1 + 99 fit, 2 + 99 do not
 ])
 def test_a_request_over_the_token_budget_is_400_naming_the_parameter(budget_server: tuple[str, Any],
                                                                      body: dict[str, Any], param: str) -> None:
@@ -202,6 +204,8 @@ def test_a_request_over_the_token_budget_is_400_naming_the_parameter(budget_serv
 @pytest.mark.parametrize("body", [
     {"prompt": "x", "max_tokens": 100}, {"prompt": ["a"] * 10, "max_tokens": 10}, {"prompt": "x", "max_tokens": 10, "n": 10},
     {"prompt": "x", "max_tokens": 10, "n": 2, "best_of": 10}, {"prompt": "x", "max_tokens": 0, "echo": True, "n": 100},
+    {"prompt": [[1] * 60, [2] * 38], "max_tokens": 0, "echo": True, "logprobs": 0},  # 2 + 98 scored
+    {"prompt": [[1] * 600, [2] * 400], "max_tokens": 0, "echo": True},  # echo without logprobs scores nothing
 ])
 def test_a_request_at_the_budget_is_served(budget_server: tuple[str, Any], body: dict[str, Any]) -> None:
     url, _ = budget_server
@@ -219,6 +223,15 @@ def test_chat_names_its_own_fields_and_counts_the_context_without_max_tokens(bud
     err = error(post_to(url + "/chat/completions", {"model": "tiny", "messages": msgs, "max_tokens": 20, "n": 6}), 400)
     assert err["param"] == "n"
     assert post_to(url + "/chat/completions", {"model": "tiny", "messages": msgs, "max_tokens": 20, "n": 5}).status_code == 200
+
+
+def test_echo_scoring_counts_against_the_default_budget(server: tuple[str, Any]) -> None:
+    """Scoring a prompt costs one model call per token (44 s for 100 x 2,040 ids before the budget)."""
+    url, _ = server
+    body = {"model": "tiny", "prompt": [[1, 300, 700] * 680] * 20, "max_tokens": 0, "echo": True, "logprobs": 1}
+    err = error(post_to(url + "/completions", body), 400)
+    assert err["param"] == "prompt" and "scored for echo" in err["message"]
+    assert post_to(url + "/completions", {**body, "prompt": body["prompt"][:2]}).status_code == 200
 
 
 def test_the_default_budget_refuses_the_issue_s_request(server: tuple[str, Any]) -> None:

@@ -21,7 +21,7 @@ from sampler import (
     stream_complete,
 )
 from sampler import reference as R
-from sampler.engine import generation_budget, longest_token_bytes, prompt_count
+from sampler.engine import generation_budget, longest_token_bytes, most_prompt_tokens, prompt_count
 
 
 @pytest.fixture(scope="module")
@@ -413,3 +413,18 @@ def test_prompt_count_is_the_number_of_prompts_generated(tiny: TinyModel, prompt
     assert prompt_count(prompt) == count
     if prompt != []:
         assert len(complete(tiny, prompt, SamplingParams(max_tokens=1)).choices) == count
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.text(max_size=60), min_size=1, max_size=4))
+def test_most_prompt_tokens_bounds_the_tokens_of_texts(texts: list[str]) -> None:
+    model = TinyModel()
+    assert most_prompt_tokens(texts, 2048) >= sum(len(model.tokenize(t)) for t in texts)
+    assert most_prompt_tokens(texts[0], 2048) >= len(model.tokenize(texts[0]))
+
+
+def test_most_prompt_tokens_counts_ids_and_caps_each_prompt_at_the_context() -> None:
+    assert most_prompt_tokens([5, 6, 7], 10) == 3
+    assert most_prompt_tokens([[5, 6], [7] * 30], 10) == 2 + 10
+    assert most_prompt_tokens("é" * 100, 10) == 10 and most_prompt_tokens("ab", 10) == 3
+    assert most_prompt_tokens(["ab", [1]], 10) == 4 and most_prompt_tokens([], 10) == 0
