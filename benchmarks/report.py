@@ -9,7 +9,8 @@ shape:
 - issue 15: ``oairef-numba`` within 2.5x of the roofline for ``top_p`` and 3x for ``full`` (B = 1);
   B = 32 throughput (rows per wall second) >= 1.7x that of B = 1 on this machine's cores, for every
   measured config; numba's cold compile <= 4 s in a fresh interpreter, or, compiled ahead of use,
-  a first call after the import-time warm-up that does not wait for it (<= 0.1 s).
+  a first request to the reference provider started as ``oairef validate`` starts it, on an empty
+  numba cache, that does not wait for the compilation (<= 0.1 s).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ FAST = "oairef-numba"
 ROOF_GOALS = {"top_p": 2.5, "full": 3.0}
 #: B = 32 rows per second over B = 1 rows per second (issues 7 and 15)
 BATCH_GOAL = 1.7
-#: seconds: numba's cold compile, and a first call once the warm-up has finished
+#: seconds: numba's cold compile, and the provider's first request once it reports itself ready
 COLD_COMPILE_GOAL = 4.0
 AHEAD_OF_USE_GOAL = 0.1
 
@@ -88,13 +89,14 @@ def compile_targets(numba_compile: dict[str, Any] | None) -> list[dict[str, Any]
     if cold:
         val = float(cold["first_call_s"])
         out.append({"target": "cold compile: first call, fresh interpreter, s", **where, "value": val,
-                    "goal": f"<= {COLD_COMPILE_GOAL:g}", "met": val <= COLD_COMPILE_GOAL})
+                    "goal": f"<= {COLD_COMPILE_GOAL:g}", "met": val <= COLD_COMPILE_GOAL,
+                    "cpu_s": cold.get("first_call_cpu_s")})
     ahead = numba_compile.get("ahead_of_use")
     if ahead:
-        val = float(ahead["first_call_s"])
-        out.append({"target": "ahead of use: first call after the import-time warm-up, s", **where,
+        val = float(ahead["first_request_s"])
+        out.append({"target": "ahead of use: provider's first request on a cold cache, s", **where,
                     "value": val, "goal": f"<= {AHEAD_OF_USE_GOAL:g}", "met": val <= AHEAD_OF_USE_GOAL,
-                    "warm_up_s": float(ahead["warm_up_s"])})
+                    "ready_s": float(ahead["ready_s"])})
     return out
 
 
@@ -154,8 +156,10 @@ def targets_table(doc: dict[str, Any]) -> str:
         extra = ""
         if t.get("per_cpu_second_ratio") is not None:
             extra = f" (per CPU-second {t['per_cpu_second_ratio']:.2f})"
-        if t.get("warm_up_s") is not None:
-            extra = f" (warm-up done {t['warm_up_s']:.1f} s after import)"
+        if t.get("cpu_s") is not None:
+            extra = f" ({t['cpu_s']:.1f} CPU s)"
+        if t.get("ready_s") is not None:
+            extra = f" (server ready {t['ready_s']:.1f} s after start, compilation included)"
         lines.append(f"| {t['target']} | {t['shape']} | {t['config']} | {t['value']:.2f}{extra} | {t['goal']} | "
                      f"{'yes' if t['met'] else 'no'} |")
     return "\n".join(lines) + "\n"
@@ -163,15 +167,27 @@ def targets_table(doc: dict[str, Any]) -> str:
 
 def compile_table(nc: dict[str, Any]) -> str:
     """The ``numba_compile`` measurement as Markdown (rows that were measured)."""
+
+    def cell(r: dict[str, Any], key: str) -> str:
+        v = r.get(key)
+        return "" if v is None else (str(v) if isinstance(v, int) else f"{v:.3g}")
+
     rows = ["## numba compilation of the fast path (fresh interpreter)\n",
-            "| run | import s | warm-up done after s | first call s | second call s | first float64 call s |",
-            "|---|---|---|---|---|---|"]
-    for name, label in (("cold", "cold cache, no warm-up"), ("cached", "cache filled by the cold run"),
-                        ("ahead_of_use", "cold cache, import-time warm-up, call after it")):
+            "| run | load avg | import s | first call s | CPU s | of which LLVM s | functions compiled | "
+            "second call s | first float64 call s | its CPU s |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    keys = ("loadavg", "import_s", "first_call_s", "first_call_cpu_s", "first_call_llvm_cpu_s", "functions_compiled",
+            "second_call_s", "first_call_float64_s", "first_call_float64_cpu_s")
+    for name, label in (("cold", "empty cache"), ("cached", "cache filled by the cold run")):
         r = nc.get(name)
         if r:
-            cells = [r.get(k) for k in ("import_s", "warm_up_s", "first_call_s", "second_call_s", "first_call_float64_s")]
-            rows.append(f"| {label} | " + " | ".join("" if c is None else f"{c:.3g}" for c in cells) + " |")
+            rows.append(f"| {label} | " + " | ".join(cell(r, k) for k in keys) + " |")
+    ahead = nc.get("ahead_of_use")
+    if ahead:
+        rows += ["", "Reference provider as `oairef validate` starts it (`run_in_thread`), empty cache: ready "
+                 f"{ahead['ready_s']:.3g} s after the start (load average {ahead.get('loadavg', float('nan')):.2f}), "
+                 f"first request {ahead['first_request_s'] * 1e3:.3g} ms, second "
+                 f"{ahead.get('second_request_s', float('nan')) * 1e3:.3g} ms."]
     return "\n".join(rows) + "\n"
 
 

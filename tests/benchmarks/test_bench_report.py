@@ -66,15 +66,20 @@ def test_roofline_goals_differ_by_config_and_batching_is_judged_for_every_config
 
 def test_compile_targets_judge_cold_compile_and_ahead_of_use() -> None:
     assert compile_targets(None) == [] and compile_targets({"status": "error", "note": "x"}) == []
-    nc = {"status": "ok", "cold": {"import_s": 0.4, "first_call_s": 14.0, "second_call_s": 1e-4},
-          "ahead_of_use": {"import_s": 0.4, "warm_up_s": 30.0, "first_call_s": 2e-4}}
+    nc = {"status": "ok",
+          "cold": {"loadavg": 0.5, "import_s": 0.4, "first_call_s": 14.0, "first_call_cpu_s": 13.5,
+                   "first_call_llvm_cpu_s": 7.0, "functions_compiled": 60, "second_call_s": 1e-4},
+          "ahead_of_use": {"loadavg": 0.5, "ready_s": 15.0, "first_request_s": 0.004, "second_request_s": 0.003}}
     got = {t["target"].split(":")[0]: t for t in compile_targets(nc)}
     assert got["cold compile"]["met"] is False and got["cold compile"]["value"] == 14.0
-    assert got["ahead of use"]["met"] is True and got["ahead of use"]["warm_up_s"] == 30.0
+    assert got["ahead of use"]["met"] is True and got["ahead of use"]["ready_s"] == 15.0
+    slow = {**nc, "ahead_of_use": {**nc["ahead_of_use"], "first_request_s": 12.0}}
+    assert {t["target"].split(":")[0]: t for t in compile_targets(slow)}["ahead of use"]["met"] is False
     doc = to_document(RunOutput(machine=machine_info(1), settings={}, numba_compile=nc))
     md = markdown(doc)
-    assert "| cold compile: first call, fresh interpreter, s | - | full | 14.00 | <= 4 | no |" in md
-    assert "warm-up done 30.0 s after import" in md and "cold cache, no warm-up" in md
+    assert "| cold compile: first call, fresh interpreter, s | - | full | 14.00 (13.5 CPU s) | <= 4 | no |" in md
+    assert "server ready 15.0 s after start" in md and "| empty cache | 0.5 | 0.4 | 14 | 13.5 | 7 | 60 |" in md
+    assert "first request 4 ms" in md
 
 
 def test_machine_line_names_the_simd_level_and_the_load() -> None:
