@@ -307,23 +307,31 @@ def pack_batch(
     top_k: int, processed: bool, logprobs: bool,
 ) -> tuple[Batch, int]:
     """The batch's parameters as arrays, and the largest number of ids one row patches. Checks the
-    bias ids (``check_logit_bias_ids``); the kernel checks the history ids (status ``ST_HISTORY``)."""
+    bias ids (``check_logit_bias_ids``, once per parameters object: a request's candidates share
+    one); the kernel checks the history ids (status ``ST_HISTORY``)."""
+    checked: set[int] = set()
     hist_ptr, bias_ptr, rows, hs, bias_ids, bias_vals = [0], [0], [], [], [], []
     capacity = 0
     for i, p in enumerate(params_list):
-        check_logit_bias_ids(p.logit_bias, vocab_size)
-        h = np.asarray(histories[i], np.int64).reshape(-1)
+        if id(p) not in checked:
+            check_logit_bias_ids(p.logit_bias, vocab_size)
+            checked.add(id(p))
+        h = histories[i]
+        if not (isinstance(h, np.ndarray) and h.dtype == np.int64 and h.ndim == 1):
+            h = np.asarray(h, np.int64).reshape(-1)
         hs.append(h)
         hist_ptr.append(hist_ptr[-1] + h.size)
-        bias_ptr.append(bias_ptr[-1] + len(p.logit_bias))
-        bias_ids.extend(p.logit_bias.keys())
-        bias_vals.extend(p.logit_bias.values())
-        capacity = max(capacity, h.size + len(p.logit_bias))
+        nb = len(p.logit_bias)
+        if nb:
+            bias_ids.extend(p.logit_bias.keys())
+            bias_vals.extend(p.logit_bias.values())
+        bias_ptr.append(bias_ptr[-1] + nb)
+        capacity = max(capacity, h.size + nb)
         rows.append((p.temperature, p.top_p, p.presence_penalty, p.frequency_penalty, us[i]))
     hist_ids = hs[0] if len(hs) == 1 else (np.concatenate(hs) if hs else np.zeros(0, np.int64))
-    batch = Batch(np.array(rows, np.float64).reshape(-1, 5), np.array([top_k, processed, logprobs], np.int64),
-                  np.array(hist_ptr, np.int64), hist_ids, np.array(bias_ptr, np.int64),
-                  np.array(bias_ids, np.int64), np.array(bias_vals, np.float64))
+    params = np.array(rows, np.float64).reshape(-1, 5)
+    batch = Batch(params, np.array([top_k, processed, logprobs], np.int64), np.array(hist_ptr, np.int64), hist_ids,
+                  np.array(bias_ptr, np.int64), np.array(bias_ids, np.int64), np.array(bias_vals, np.float64))
     return batch, capacity
 
 
