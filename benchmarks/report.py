@@ -75,7 +75,8 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     cpu_ratio = 32 * row1["cpu_s"] / row32["cpu_s"]
                 out.append({"target": "B=32 throughput / B=1 throughput", **where, "batch": 32,
                             "value": val, "goal": f">= {BATCH_GOAL:g}", "met": val >= BATCH_GOAL,
-                            "per_cpu_second_ratio": cpu_ratio})
+                            "per_cpu_second_ratio": cpu_ratio,
+                            "loadavg": [row1.get("loadavg"), row32.get("loadavg")]})
     return out
 
 
@@ -155,7 +156,9 @@ def targets_table(doc: dict[str, Any]) -> str:
     for t in doc.get("targets", []):
         extra = ""
         if t.get("per_cpu_second_ratio") is not None:
-            extra = f" (per CPU-second {t['per_cpu_second_ratio']:.2f})"
+            loads = [x for x in t.get("loadavg") or [] if x is not None]
+            at = f"; load {'/'.join(f'{x:.1f}' for x in loads)}" if len(loads) == 2 else ""
+            extra = f" (per CPU-second {t['per_cpu_second_ratio']:.2f}{at})"
         if t.get("cpu_s") is not None:
             extra = f" ({t['cpu_s']:.1f} CPU s)"
         if t.get("ready_s") is not None:
@@ -212,15 +215,19 @@ def markdown(doc: dict[str, Any]) -> str:
     """The whole ``--markdown`` report."""
     m = doc["machine"]
     load = m.get("loadavg_at_start")
+    end = m.get("loadavg_at_end")
     parts = [
         "# oairef sampling benchmarks\n",
         f"Machine: {m.get('cpu')}, {m.get('cores')} cores ({m.get('simd', 'SIMD unknown')}), "
         f"{m.get('threads')} threads for numba/torch; load average at the start "
-        f"{'/'.join(f'{x:.2f}' for x in load) if load else 'unknown'}; "
+        f"{'/'.join(f'{x:.2f}' for x in load) if load else 'unknown'}"
+        f"{f', 1-minute load at the end of the timed cells {end:.2f}' if end is not None else ''}; "
         f"Python {m.get('python')}, numpy {m.get('numpy')}, numba {m.get('numba')}, torch {m.get('torch')}, "
         f"llama-cpp-python {m.get('llama_cpp_python')}; {m.get('date_utc')}.\n",
         "Times are milliseconds per batched sampling step: median ± IQR. `x roof` = oairef-numba's median "
-        "over the roofline (one float32 read + exp pass over the same B x V logits).\n",
+        "over the roofline (one float32 read + exp pass over the same B x V logits). The B = 32 targets name "
+        "the 1-minute load average when the B = 1 and B = 32 cells started: on 2 cores, any load above ~0 "
+        "takes a core from the B = 32 threads.\n",
         "## Targets (V = 128,256)\n",
         targets_table(doc),
         "## Results\n",

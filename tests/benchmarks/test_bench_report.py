@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.configs import StepInputs
-from benchmarks.report import compile_targets, markdown, targets, to_document
+from benchmarks.report import compile_targets, markdown, targets, targets_table, to_document
 from benchmarks.runner import RunOutput, Settings, machine_info, run_plan, simd_summary
 from benchmarks.schema import BENCH_SCHEMA
 
@@ -21,10 +21,10 @@ def _row(impl: str, config: str, batch: int, median: float, shape: str = "gaussi
 
 def test_targets_compute_ratios_and_verdicts() -> None:
     rows = [
-        _row("oairef-numba", "top_p", 1, 1e-3, cpu_s=1e-3),
+        _row("oairef-numba", "top_p", 1, 1e-3, cpu_s=1e-3, loadavg=0.5),
         _row("numpy-textbook", "top_p", 1, 12e-3),
         _row("llama.cpp", "top_p", 1, 1.5e-3),
-        _row("oairef-numba", "top_p", 32, 16e-3, cpu_s=30e-3),
+        _row("oairef-numba", "top_p", 32, 16e-3, cpu_s=30e-3, loadavg=1.25),
     ]
     got = {t["target"]: t for t in targets(rows)}
     assert got["speed-up over numpy-textbook (B=1)"]["value"] == pytest.approx(12.0)
@@ -36,6 +36,9 @@ def test_targets_compute_ratios_and_verdicts() -> None:
     batch = got["B=32 throughput / B=1 throughput"]
     assert batch["value"] == pytest.approx(2.0) and batch["met"] is True
     assert batch["per_cpu_second_ratio"] == pytest.approx(32 * 1e-3 / 30e-3)
+    assert batch["loadavg"] == [0.5, 1.25]
+    md = targets_table({"targets": list(got.values())})
+    assert "| 2.00 (per CPU-second 1.07; load 0.5/1.2) | >= 1.7 | yes |" in md
 
 
 def test_targets_skip_what_was_not_measured() -> None:
@@ -86,8 +89,10 @@ def test_machine_line_names_the_simd_level_and_the_load() -> None:
     assert simd_summary(["sse4_2", "avx", "avx2", "fma"]) == "AVX2 + FMA, no AVX-512"
     assert simd_summary(["avx2", "avx512f"]) == "AVX-512"
     m = machine_info(2)
-    md = markdown(to_document(RunOutput(machine={**m, "loadavg_at_start": [1.5, 1.0, 0.5]}, settings={})))
+    md = markdown(to_document(RunOutput(machine={**m, "loadavg_at_start": [1.5, 1.0, 0.5], "loadavg_at_end": 2.25},
+                                        settings={})))
     assert m["simd"] in md and "load average at the start 1.50/1.00/0.50" in md
+    assert "load at the end of the timed cells 2.25" in md
 
 
 def test_schema_rejects_rows_without_numbers_or_reasons() -> None:
