@@ -16,6 +16,10 @@ port for tests and for ``oairef validate``'s embedded target. Rules:
   (``provider.limits``; defaults there).
 - ``fault``: a test-only departure from the contract (a name or a ``provider.faults.Fault``); the
   app passes its hooks on and knows nothing else of it.
+- Building an app starts compiling the sampler's fast path in the background
+  (``sampler.kernels.warm_up_in_background``; numba's on-disk cache makes it quick after the first
+  run); ``run_in_thread`` and ``oairef serve`` wait for it before they report the server ready, so
+  no request waits for a compilation.
 """
 
 from __future__ import annotations
@@ -37,7 +41,12 @@ from provider.limits import RETRY_AFTER_S, Limits
 from provider.slots import GenerationSlots
 from provider.state import ServerState, Stats, require_api_key
 from sampler import Model
+from sampler.kernels import wait_for_warm_up, warm_up_in_background
 from sampler.params import LOGPROBS_MODES
+
+#: seconds ``run_in_thread`` waits at most for the sampler's compilation (a cold numba cache on a
+#: loaded 2-core machine); past it the server is reported ready and its first request waits instead
+WARM_UP_TIMEOUT = 600.0
 
 
 def served_names(names: Sequence[str], default: str) -> tuple[str, ...]:
@@ -59,6 +68,7 @@ def create_app(model: Model | str, *, api_keys: Sequence[str] = (), logprobs_mod
     if logprobs_mode not in LOGPROBS_MODES:
         raise ValueError(f"logprobs_mode must be one of {LOGPROBS_MODES}, got {logprobs_mode!r}")
     fault_obj = fault if isinstance(fault, Fault) else get_fault(fault)
+    warm_up_in_background()  # compiles while the model loads and the server starts
     limits = limits if limits is not None else Limits()
     model_obj = load_model(model) if isinstance(model, str) else model
 
@@ -109,9 +119,11 @@ def listening_socket(host: str, port: int) -> socket.socket:
 
 @contextlib.contextmanager
 def run_in_thread(model: Model | str = "tiny", *, app: FastAPI | None = None, host: str = "127.0.0.1",
-                  startup_timeout: float = 30.0, **kw: Any) -> Iterator[str]:
+                  startup_timeout: float = 30.0, warm_up_timeout: float = WARM_UP_TIMEOUT,
+                  **kw: Any) -> Iterator[str]:
     """Serve ``app`` (or ``create_app(model, **kw)``) with uvicorn in a background thread on a free
-    port of ``host``; yields the base URL ``http://HOST:PORT/v1``; stops the server on exit.
+    port of ``host``; yields the base URL ``http://HOST:PORT/v1`` once the server is up and the
+    sampler compiled (waiting up to ``warm_up_timeout`` seconds for that); stops the server on exit.
 
     Raises ``RuntimeError`` if the server has not started within ``startup_timeout`` seconds.
     """
@@ -136,6 +148,7 @@ def run_in_thread(model: Model | str = "tiny", *, app: FastAPI | None = None, ho
             sock.close()
             raise RuntimeError(f"the reference provider did not start within {startup_timeout} s")
         time.sleep(0.01)
+    wait_for_warm_up(warm_up_timeout)
     try:
         yield f"http://{host}:{port}/v1"
     finally:

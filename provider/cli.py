@@ -107,6 +107,10 @@ def run(args: argparse.Namespace) -> int:
             console.print(f"[red]oairef serve: {escape(str(exc))}")
             return 2
     state = app.state.oairef
+    from sampler.kernels import wait_for_warm_up
+
+    with console.status("compiling the sampler (numba; first run on this machine, cached afterwards)"):
+        wait_for_warm_up()
     family = socket.AF_INET6 if ":" in args.host else socket.AF_INET
     try:
         sock = listening_socket(args.host, args.port)  # bound here so --port 0 can report the real port
