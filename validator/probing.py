@@ -29,8 +29,10 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from validator import token_ids
 from validator.context import Context, ProviderError, Skipped, StatTest
 from validator.stats import g_test, min_detectable_w
+from validator.token_ids import tokenize
 
 #: Candidate prompts for a spread-out next-token distribution.
 SPREAD_PROMPTS = (
@@ -52,20 +54,55 @@ def looks_special(token: str) -> bool:
     return token == "" or (token.startswith("<") and token.endswith(">") and len(token) > 2)
 
 
+def _content(choice: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """``logprobs.content`` when a completion choice reports logprobs in the chat shape (llama.cpp's
+    llama-server does: ``{token, logprob, bytes, top_logprobs: [{token, logprob}]}`` per token)."""
+    content = (choice.get("logprobs") or {}).get("content")
+    return [e if isinstance(e, dict) else {} for e in content] if isinstance(content, list) else None
+
+
 def choice_tokens(choice: dict[str, Any]) -> list[str]:
+    """The generated tokens of a completion choice, from ``logprobs.tokens`` (or the chat shape, which
+    ``logprobs.shape`` fails; the sampling checks still read it)."""
     lp = choice.get("logprobs") or {}
     toks = lp.get("tokens")
+    content = _content(choice)
+    if not isinstance(toks, list) and content is not None:
+        return [str(e.get("token", "")) for e in content]
     if not isinstance(toks, list):
         raise ProviderError("completion choice has no logprobs.tokens although logprobs was requested")
     return [str(t) for t in toks]
 
 
 def choice_top(choice: dict[str, Any]) -> list[dict[str, float]]:
+    """Per generated token, the reported ``{token: logprob}`` alternatives (either shape)."""
     lp = choice.get("logprobs") or {}
     top = lp.get("top_logprobs")
+    content = _content(choice)
+    if not isinstance(top, list) and content is not None:
+        out = []
+        for e in content:
+            alts = {str(a.get("token", "")): float(a["logprob"]) for a in e.get("top_logprobs") or []
+                    if isinstance(a, dict) and isinstance(a.get("logprob"), int | float)}
+            if isinstance(e.get("logprob"), int | float):
+                alts.setdefault(str(e.get("token", "")), float(e["logprob"]))
+            out.append(alts)
+        return out
     if not isinstance(top, list):
         raise ProviderError("completion choice has no logprobs.top_logprobs although logprobs was requested")
     return [dict(t) if isinstance(t, dict) else {} for t in top]
+
+
+def choice_token_logprobs(choice: dict[str, Any]) -> list[float | None]:
+    """The chosen tokens' logprobs of a completion choice (either shape)."""
+    lp = choice.get("logprobs") or {}
+    tlp = lp.get("token_logprobs")
+    content = _content(choice)
+    if not isinstance(tlp, list) and content is not None:
+        tlp = [e.get("logprob") for e in content]
+    if not isinstance(tlp, list):
+        return []
+    return [float(v) if isinstance(v, int | float) else None for v in tlp]
 
 
 @dataclass
@@ -295,37 +332,28 @@ def prompt_repeat_probe(ctx: Context) -> PromptRepeatProbe:
 
 
 def token_id(ctx: Context, text: str) -> int:
-    """The single token id of ``text`` via ``/extras/tokenize`` (leading special tokens such as BOS,
-    i.e. whatever ``tokenize("")`` returns, are removed). :class:`Skipped` when unavailable."""
-    cache = ctx.cache.setdefault("token_ids", {})
-    if text in cache:
-        return cache[text]
-    empty = ctx.client.post("/extras/tokenize", {"model": ctx.model, "input": ""})
-    if empty.status == 404 or empty.status == 405:
-        raise Skipped("the provider has no /extras/tokenize endpoint, so logit_bias token ids are unknown")
-    if empty.status != 200:
-        raise Skipped(f"/extras/tokenize answered HTTP {empty.status}: {empty.text[:120]}")
-    prefix = list((empty.json() or {}).get("tokens") or [])
-    ex = ctx.client.post("/extras/tokenize", {"model": ctx.model, "input": text})
-    ids = list((ex.json() or {}).get("tokens") or []) if ex.status == 200 else []
-    if ids[: len(prefix)] == prefix:
-        ids = ids[len(prefix):]
-    if len(ids) != 1:
-        raise Skipped(f"/extras/tokenize gives {ids!r} for {text!r}, not a single token id")
-    cache[text] = int(ids[0])
-    return int(ids[0])
+    """The single token id of ``text`` (see :mod:`validator.token_ids` for the endpoints tried); without
+    a tokenizer endpoint, learnt by logit_bias bans when ``text`` is the spread prompt's top token."""
+    greedy_after = None
+    if tokenize(ctx, "Hello") is None:
+        d = spread_dist(ctx)
+        ranked = [t for t in d.sorted_tokens() if not looks_special(t)]
+        if text in ranked:
+            above = [token_id(ctx, t) for t in ranked[: ranked.index(text)]]
+            greedy_after = (d.prompt, above)
+    return token_ids.token_id(ctx, text, greedy_after)
 
 
 def prompt_contains_token(ctx: Context, prompt: str, x: str) -> bool:
-    """Whether ``prompt`` tokenizes with ``x`` as one of its tokens (by /extras/tokenize when the provider
-    has it; otherwise by text, the best available guess)."""
+    """Whether ``prompt`` tokenizes with ``x`` as one of its tokens (by the provider's tokenizer endpoint
+    when it has one; otherwise by text, the best available guess)."""
+    ids = tokenize(ctx, prompt)
+    if ids is None:
+        return x in prompt
     try:
-        x_id = token_id(ctx, x)
+        return token_id(ctx, x) in ids
     except Skipped:
         return x in prompt
-    ex = ctx.client.post("/extras/tokenize", {"model": ctx.model, "input": prompt})
-    ids = (ex.json() or {}).get("tokens") if ex.status == 200 else None
-    return x_id in ids if isinstance(ids, list) else x in prompt
 
 
 def conditional(counts: Counter[str], tokens: list[str]) -> tuple[list[int], int]:

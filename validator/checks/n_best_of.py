@@ -8,6 +8,7 @@ from validator import rules
 from validator.checks.base import check
 from validator.checks.errors import error_param
 from validator.context import FAIL, PASS, Context, Outcome
+from validator.probing import choice_token_logprobs
 
 PROMPT = "Once upon a time"
 
@@ -45,7 +46,7 @@ def indices(ctx: Context) -> Outcome:
 
 
 def _mean_logprob(choice: dict[str, Any]) -> float | None:
-    lps = [v for v in ((choice.get("logprobs") or {}).get("token_logprobs") or []) if isinstance(v, int | float)]
+    lps = [v for v in choice_token_logprobs(choice) if v is not None]
     return sum(lps) / len(lps) if lps else None
 
 

@@ -56,13 +56,22 @@ def determinism(ctx: Context) -> Outcome:
     "temperature 0 picks the most likely token at every step",
     rules.GREEDY,
     """Completions at T = 0, n = 2, max_tokens 8, logprobs 5: at each position the chosen token's logprob
-    equals the largest reported one (ties allowed), and both choices are identical.""",
+    equals the largest reported one (ties allowed), and both choices are identical. A provider that refuses
+    n > 1 at T = 0 (vLLM) is judged on two requests with n = 1 instead (the refusal is noted).""",
 )
 def greedy_argmax(ctx: Context) -> Outcome:
     failures = []
-    ex = ctx.completion(prompt=PROMPT, max_tokens=8, temperature=0.0, logprobs=TOP_K, n=2)
-    data = ctx.ok(ex, "temperature 0")
-    choices = data.get("choices") or []
+    notes = []
+    fields: dict[str, Any] = {"prompt": PROMPT, "max_tokens": 8, "temperature": 0.0, "logprobs": TOP_K}
+    ex = ctx.completion(n=2, **fields)
+    evidence = [ex.excerpt()]
+    if 400 <= ex.status < 500 and ex.status not in (401, 403, 404):
+        notes.append(f"n = 2 at T = 0 refused (HTTP {ex.status}: {ex.text[:160]}); judged with n = 1 twice")
+        pair = [ctx.completion(n=1, **fields) for _ in range(2)]
+        evidence += [e.excerpt() for e in pair]
+        choices = [(ctx.ok(e, "temperature 0").get("choices") or [{}])[0] for e in pair]
+    else:
+        choices = ctx.ok(ex, "temperature 0").get("choices") or []
     for c in choices[:1]:
         for i, (t, top) in enumerate(zip(choice_tokens(c), choice_top(c), strict=False)):
             if not top:
@@ -73,5 +82,6 @@ def greedy_argmax(ctx: Context) -> Outcome:
     texts = {c.get("text") for c in choices}
     if len(texts) > 1:
         failures.append(f"two choices at temperature 0 differ: {sorted(texts)}")
-    return Outcome(FAIL if failures else PASS, "; ".join(failures[:3]) or "argmax at every position",
-                   evidence=[ex.excerpt()], failures=failures)
+    summary = "; ".join(failures[:3]) or "argmax at every position" + (" (n = 1 requests)" if notes else "")
+    return Outcome(FAIL if failures else PASS, summary, evidence=evidence, failures=failures,
+                   details={"notes": notes})
