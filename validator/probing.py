@@ -157,6 +157,21 @@ def spread_dist(ctx: Context) -> Dist:
     return best[1]
 
 
+def n_cap(ctx: Context) -> int:
+    """The largest ``n`` (a power of two up to :data:`MAX_N_PER_REQUEST`) the provider accepts, found once by
+    halving from 128 on a one-token request: llama.cpp's server refuses ``n`` above its slot count with a
+    400, which must bound the sampling loops, not end them."""
+    if "n_cap" not in ctx.cache:
+        n = MAX_N_PER_REQUEST
+        while n > 1:
+            ex = ctx.completion(prompt="Hello", max_tokens=1, n=n, seed=ctx.next_seed())
+            if ex.status == 200 or not 400 <= ex.status < 500:
+                break
+            n //= 2
+        ctx.cache["n_cap"] = n
+    return int(ctx.cache["n_cap"])
+
+
 def sample_first_tokens(ctx: Context, prompt: str, target: int, **params: Any) -> tuple[Counter[str], int]:
     """Draw about ``target`` one-token completions of ``prompt`` with ``params``; count their texts.
 
@@ -169,7 +184,7 @@ def sample_first_tokens(ctx: Context, prompt: str, target: int, **params: Any) -
     k = max(1, ctx.client.concurrency)
     while sum(counts.values()) < target and sent < ctx.settings.max_requests_per_check and time.monotonic() < deadline:
         remaining = target - sum(counts.values())
-        per = max(1, min(MAX_N_PER_REQUEST, math.ceil(remaining / k)))
+        per = max(1, min(n_cap(ctx), math.ceil(remaining / k)))
         batch = min(k, ctx.settings.max_requests_per_check - sent)
         bodies = [
             ctx.body(prompt=prompt, max_tokens=1, n=per, seed=ctx.next_seed(), **params) for _ in range(batch)
@@ -213,8 +228,9 @@ def _xx_step3(ctx: Context, prompt: str, x: str, x_id: int, bias: float) -> tupl
     and the step-1 top logprobs."""
     step3: dict[str, float] = {}
     step1: dict[str, float] = {}
-    for _ in range(4):
-        ex = ctx.completion(prompt=prompt, max_tokens=3, logprobs=TOP_K, temperature=1.0, n=64,
+    cap = min(64, n_cap(ctx))
+    for _ in range(4 * (64 // cap)):
+        ex = ctx.completion(prompt=prompt, max_tokens=3, logprobs=TOP_K, temperature=1.0, n=cap,
                             seed=ctx.next_seed(), logit_bias={str(x_id): bias})
         for c in ctx.ok(ex, "logit_bias, logprobs").get("choices") or []:
             toks, top = choice_tokens(c), choice_top(c)
@@ -282,7 +298,7 @@ def sample_third_after_repeat(ctx: Context, probe: RepeatProbe, target: int, **p
     limit = ctx.settings.max_requests_per_check
     while sum(counts.values()) < target and sent < limit and time.monotonic() < deadline:
         bodies = [
-            ctx.body(prompt=probe.prompt, max_tokens=3, logprobs=1, n=MAX_N_PER_REQUEST, seed=ctx.next_seed(),
+            ctx.body(prompt=probe.prompt, max_tokens=3, logprobs=1, n=n_cap(ctx), seed=ctx.next_seed(),
                      logit_bias={str(probe.x_id): probe.bias}, **params)
             for _ in range(min(k, limit - sent))
         ]

@@ -49,7 +49,7 @@ def _endpoint(ctx: Context) -> int | None:
     if "tokenizer_endpoint" not in ctx.cache:
         found = None
         for i in range(len(ENDPOINTS)):
-            if _ids(ctx, i, "Hello") is not None:
+            if _ids(ctx, i, "Hello"):  # non-empty: llama.cpp answers vLLM's body with [] (no "content")
                 found = i
                 break
         ctx.cache["tokenizer_endpoint"] = found

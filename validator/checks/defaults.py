@@ -58,6 +58,12 @@ def defaults(ctx: Context) -> Outcome:
                                        toks2, softmax_over(rp.dist.logprobs, toks2), ctx.settings.alpha))
         details["prompt_repeat"] = rp.dist.as_dict()
     ex = ctx.completion(prompt=d.prompt, seed=ctx.next_seed())
+    details["default_max_tokens_response"] = ex.excerpt()
+    if ex.status == 0:  # no answer in time: it did not stop after 16 tokens; the statistics above still stand
+        failures.append(f"completion without max_tokens: no answer within the request timeout ({ex.text[:80]}); "
+                        "16 tokens take well under a second, so the default max_tokens is not 16")
+        return Outcome(None, f"prompt {d.prompt!r}, coverage {d.coverage:.3f}", tests=tests, details=details,
+                       failures=failures)
     data = ctx.ok(ex)
     usage = data.get("usage") or {}
     ct = usage.get("completion_tokens")
@@ -66,6 +72,5 @@ def defaults(ctx: Context) -> Outcome:
     fr = (data.get("choices") or [{}])[0].get("finish_reason")
     if fr == "length" and ct != 16:
         failures.append(f"finish_reason length after {ct} tokens without max_tokens (default is 16)")
-    details["default_max_tokens_response"] = ex.excerpt()
     return Outcome(None, f"prompt {d.prompt!r}, coverage {d.coverage:.3f}", tests=tests, details=details,
                    failures=failures)
