@@ -29,6 +29,8 @@ from typing import Any
 
 #: Environment variable naming the cache root.
 CACHE_ENV = "OAIREF_PEERS_CACHE"
+#: Seconds between plain progress lines when the output is not a terminal (CI).
+PLAIN_PROGRESS_S = 60.0
 #: Lines of a failed step's log quoted in its error.
 LOG_TAIL_LINES = 25
 
@@ -128,14 +130,19 @@ def run_step(description: str, cmd: Sequence[str], log: Path, timeout_s: float,
         proc = subprocess.Popen(list(cmd), stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                 cwd=cwd, env=dict(env) if env is not None else None, start_new_session=True)
         try:
+            last_line_at = t0
             with console.status(description) as status:
                 while proc.poll() is None:
-                    elapsed = time.monotonic() - t0
+                    now = time.monotonic()
+                    elapsed = now - t0
                     if elapsed > timeout_s:
                         kill_group(proc, grace_s=5)
                         raise InstallError(f"{description}: no result within {timeout_s:.0f} s (log {log}):\n"
                                            + tail(log))
                     status.update(f"{description} [{elapsed:4.0f} s] {_last_line(log)}")
+                    if not console.is_terminal and now - last_line_at >= PLAIN_PROGRESS_S:  # CI logs
+                        console.print(f"{description} [{elapsed:4.0f} s] {_last_line(log)}", highlight=False)
+                        last_line_at = now
                     time.sleep(1.0)
         finally:
             if proc.poll() is None:
