@@ -17,8 +17,7 @@ MAX_LABEL = 14
 
 
 def _label(token: str) -> str:
-    shown = token.replace("\n", "\\n").replace("\t", "\\t")
-    shown = shown if shown.strip() else repr(token)
+    shown = token.replace("\n", "\\n").replace("\t", "\\t").replace(" ", "\u2423")  # visible spaces
     return shown if len(shown) <= MAX_LABEL else shown[: MAX_LABEL - 1] + "…"
 
 
