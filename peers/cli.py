@@ -6,6 +6,7 @@ Examples::
     oairef peers install vllm                # venv + model conversion once (cache: $OAIREF_PEERS_CACHE)
     oairef peers report llama-server         # docs/reports/llama-server.{md,json} + pictures + README matrix
     oairef peers report all                  # every peer, one after the other
+    oairef peers render all                  # re-apply peers/findings/ to the reports (no validation)
     oairef peers serve vllm                  # start it, print its URL, stop on Ctrl-C
 
 Exit status: 0 done, 1 a peer failed to install or start, 2 usage error.
@@ -39,6 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--checks", default=None, metavar="GLOB", help="globs of check ids (default: all)")
     p.add_argument("--samples", type=int, default=None, help="samples per statistical test (default: per peer)")
     p.add_argument("--seed", type=int, default=0, help="seed of the validator's requests (default 0)")
+    p = sub.add_parser("render", help="re-apply peers/findings/ to the committed reports and the README matrix "
+                                      "without validating again")
+    p.add_argument("name", help=f"one of {names}, or all")
     p = sub.add_parser("serve", help="start a peer on a free loopback port and print its URL")
     p.add_argument("name", help=f"one of {names}")
 
@@ -73,6 +77,13 @@ def run(args: argparse.Namespace) -> int:
                 err.print(f"{name}: installed ({time.monotonic() - t0:.0f} s)")
             elif args.peers_command == "serve":
                 return _serve(name)
+            elif args.peers_command == "render":
+                from peers.matrix import update_readme
+                from peers.report import refresh_findings
+
+                if refresh_findings(PEERS[name]):
+                    update_readme()
+                    err.print(f"{name}: findings re-applied to {PEERS[name].report_md}")
             else:
                 _report(name, args)
         except (InstallError, StartError, FileNotFoundError) as exc:

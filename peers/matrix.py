@@ -32,12 +32,12 @@ def load_reports(folder: Path = REPORTS) -> dict[str, dict[str, Any]]:
 
 
 def cell(check: dict[str, Any] | None, findings: dict[str, Any]) -> str:
-    """``verdict — words`` for one check of one peer."""
+    """``verdict — words`` for one check of one peer (words only where it did not pass)."""
     if check is None:
         return "–"
     verdict = check["verdict"]
     f = findings.get(check["id"])
-    words = f["words"] if f else ("untriaged" if verdict != "pass" else "")
+    words = "" if verdict == "pass" else f["words"] if f else "untriaged"
     shown = f"**{verdict}**" if verdict != "pass" else "pass"
     return f"{shown}{' — ' + words if words else ''}".replace("|", "\\|")
 

@@ -17,7 +17,7 @@ MAX_LABEL = 14
 
 
 def _label(token: str) -> str:
-    shown = token.replace("\n", "\\n").replace("\t", "\\t").replace(" ", "\u2423")  # visible spaces
+    shown = token.replace("\n", "\\n").replace("\t", "\\t").replace(" ", "\u2423") or "(end)"  # visible spaces
     return shown if len(shown) <= MAX_LABEL else shown[: MAX_LABEL - 1] + "…"
 
 

@@ -80,11 +80,14 @@ def validate_peer(peer: Peer, checks: str | None = None, samples: int | None = N
     return PeerRun(peer, run, mod.version(), install_s, running.startup_s, validate_s)
 
 
+TRIAGE_HEADING = "## Departures and their sources"
+
+
 def _triage_section(data: dict[str, Any], findings: dict[str, Finding]) -> list[str]:
-    lines = ["## Departures and their sources", ""]
+    lines = [TRIAGE_HEADING, ""]
     for c in data["checks"]:
         f = findings.get(c["id"])
-        if c["verdict"] == PASS and f is None:
+        if c["verdict"] == PASS:
             continue
         if f is None:
             lines.append(f"- `{c['id']}` — **{c['verdict']}**, untriaged: {c['summary'][:300]}")
@@ -142,3 +145,21 @@ def write(pr: PeerRun) -> Path:
     peer.report_json.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
     peer.report_md.write_text(render(pr, images, peer.report_md), encoding="utf-8")
     return peer.report_md
+
+
+def refresh_findings(peer: Peer) -> bool:
+    """Re-apply ``peers/findings/<peer>.py`` to the committed report without validating again: the JSON's
+    ``peer.findings`` and the Markdown's triage section. ``False`` when the peer has no report yet."""
+    if not (peer.report_json.exists() and peer.report_md.exists()):
+        return False
+    data = json.loads(peer.report_json.read_text(encoding="utf-8"))
+    findings, _ = for_peer(peer.name)
+    data["peer"]["findings"] = {k: {"words": f.words, "why": f.why} for k, f in findings.items()}
+    peer.report_json.write_text(json.dumps(data, indent=2, default=str, ensure_ascii=False) + "\n", encoding="utf-8")
+    md = peer.report_md.read_text(encoding="utf-8")
+    head, sep, rest = md.partition(TRIAGE_HEADING)
+    body = rest[rest.index("\nProvider `") + 1:] if sep else md[md.index("Provider `"):]
+    section = "\n".join(_triage_section(data, findings))
+    peer.report_md.write_text((head if sep else md[: md.index("Provider `")]) + section + "\n" + body,
+                              encoding="utf-8")
+    return True

@@ -68,7 +68,10 @@ FINDINGS: dict[str, Finding] = {
         "top_k 40 / min_p 0.05, top_p before temperature",
         "The default chain is penalties, dry, top_n_sigma, top_k, typical_p, top_p, min_p, xtc, temperature "
         f"(`common/common.h:263-273`, {SRC}) with `top_k = 40`, `min_p = 0.05` (`common/common.h:232-234`): "
-        "top_p cuts the untempered distribution, and min_p removes tokens under 5 % of the top one."),
+        "top_p is taken over the 40 survivors of top_k, renormalised (so at T = 1, top_p 0.6153 keeps only "
+        "' e', whose share among 40 tokens already crosses it: '\\n' is never sampled), before temperature "
+        "(at T = 0.5 tokens outside the tempered nucleus are sampled), and min_p removes tokens under 5 % "
+        "of the top one."),
     "sampling.logit_bias": Finding(
         "min_p 0.05 truncates",
         f"Default `min_p = 0.05` and `top_k = 40` (`common/common.h:232-234`, {SRC}) drop the tail the "
@@ -85,14 +88,6 @@ FINDINGS: dict[str, Finding] = {
         f"`tools/server/server-context.cpp:379-384`, {SRC}), and the penalties look at the last "
         "`penalty_last_n = 64` tokens (`common/common.h:241`): presence_penalty lowers tokens that appear only "
         "in the prompt."),
-    "penalties.presence": Finding(
-        "prompt tokens counted",
-        "Same cause as `penalties.prompt_not_counted` (`tools/server/server-context.cpp:379-384`, "
-        f"{SRC}): the prompt's tokens are in the penalised window too, so the step-3 prediction that counts "
-        "only the two sampled tokens does not hold."),
-    "penalties.frequency": Finding(
-        "prompt tokens counted",
-        f"Same cause as `penalties.prompt_not_counted` (`tools/server/server-context.cpp:379-384`, {SRC})."),
     "defaults.sampling": Finding(
         "T 0.8, top_k 40, top_p 0.95, min_p 0.05; no max_tokens limit",
         f"Defaults `temp = 0.80`, `top_k = 40`, `top_p = 0.95`, `min_p = 0.05` (`common/common.h:232-238`, {SRC}) "
