@@ -55,7 +55,7 @@ def validate_peer(peer: Peer, checks: str | None = None, samples: int | None = N
     t0 = time.monotonic()
     mod.install()
     install_s = time.monotonic() - t0
-    selected = select(checks)
+    selected = [c for c in select(checks) if c.id not in peer.not_run]
     settings = Settings(samples=samples or peer.samples, seed=seed, max_requests_per_check=400,
                         time_budget_s=peer.time_budget_s)
     with mod.start() as running:

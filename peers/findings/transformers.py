@@ -21,12 +21,34 @@ NOTES = (
     "a logprob-free validator (issue 12) would show what its temperature does. It samples greedily whatever the "
     "temperature: " + GREEDY + ". Its `/v1/models` lists the hub cache, empty offline (HTTP 500), so the "
     "validator sends the pinned folder's path as the model name; there is no tokenizer endpoint.",
+    "**`errors.ranges` is not run here.** One of its cases, `max_tokens: 100000000` with four short stop "
+    "strings (a context overflow the docs make a 400), is accepted and had not answered after 40 s "
+    "(`max_new_tokens = int(body[\"max_tokens\"])` unbounded, `transformers/cli/serving/completion.py:268`, "
+    f"{SRC}); the server answers one request at a time, so every later request of the run waited behind it "
+    "and timed out. `max_tokens: -1` is an HTTP 500. The other range cases were not judged.",
 )
 
 FINDINGS: dict[str, Finding] = {
     "schema.responses": Finding("/v1/models 500 offline", "`/v1/models` lists the Hugging Face hub cache "
                                 "(`transformers/cli/serving/model_manager.py:473`, `get_gen_models`, "
                                 f"{SRC}); offline and without a cache it answers HTTP 500."),
+    "errors.shape": Finding(
+        "temperature 5 accepted", "Request values are copied into the generation config without range checks "
+        f"(`generation_config.temperature = float(body[\"temperature\"])`, `transformers/cli/serving/utils.py:1175`, "
+        f"{SRC}); nothing answers 400 with an OpenAI error object."),
+    "errors.unknown_model": Finding(
+        "400 'Server is pinned', FastAPI detail body", "A pinned server refuses another model with "
+        "`HTTPException(status_code=400, detail=\"Server is pinned to ...\")` "
+        f"(`transformers/cli/serving/utils.py:1129-1133`, {SRC}): HTTP 400 and `{{\"detail\": ...}}`, not 404 "
+        "with `error.code: model_not_found`."),
+    "streaming.framing": Finding(
+        "no [DONE]", "The SSE generators write only `data: <chunk>` events (`chunk_to_sse`, "
+        f"`transformers/cli/serving/utils.py:1115-1119`; `StreamingResponse(sse_gen(), ...)`, "
+        f"`completion.py:178`, `chat_completion.py:279`, {SRC}); no `data: [DONE]` ends the stream."),
+    "stop.sequences": Finding(
+        "not judged: logprobs dropped", "The check reads token boundaries from the reported logprobs, which "
+        "are dropped: " + UNUSED + ". (`stop` itself is mapped to `stop_strings`, `completion.py:272-273`.)"),
+    "stop.max_tokens": Finding("not judged: logprobs dropped", "The check reads the reported tokens: " + UNUSED + "."),
     "n.indices": Finding("n ignored", UNUSED + "."),
     "best_of.ranking": Finding("best_of, logprobs ignored", UNUSED + "."),
     "best_of.errors": Finding("best_of ignored", UNUSED + "."),
