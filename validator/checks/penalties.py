@@ -13,9 +13,11 @@ at step 3 is near one half, where the test has the most power.
 
 from __future__ import annotations
 
+import math
+
 from validator import rules
 from validator.checks.base import check
-from validator.context import Context, Outcome
+from validator.context import Context, Outcome, StatTest
 from validator.probing import (
     conditional_gtest,
     looks_special,
@@ -25,6 +27,7 @@ from validator.probing import (
     sample_third_after_repeat,
     softmax_over,
 )
+from validator.stats import binom_p_value
 
 
 def _third_token_check(ctx: Context, presence: float, frequency: float) -> Outcome:
@@ -76,7 +79,8 @@ def frequency(ctx: Context) -> Outcome:
     """A prompt P + x + "\\n" + P containing token x after which x is likely again; one-token completions with
     presence_penalty = 1.5 (T = 1). Nothing has been sampled yet, so the contract predicts the unpenalised
     reported distribution; a provider that counts prompt tokens lowers x (and other prompt tokens) already
-    at step 1.""",
+    at step 1: tested conditionally on the reported tokens, and x's count among all samples against its
+    absolute probability exp(l_x) (one-sided binomial).""",
     statistical=True,
 )
 def prompt_not_counted(ctx: Context) -> Outcome:
@@ -89,10 +93,20 @@ def prompt_not_counted(ctx: Context) -> Outcome:
     n = sum(counts.get(t, 0) for t in tokens)
     share = counts.get(probe.x, 0) / n if n else 0.0
     predicted = probs[tokens.index(probe.x)]
-    if test.p_value <= ctx.settings.alpha and share < predicted:
+    # Unconditional too: a provider that penalises every prompt token can push the reported tokens out
+    # together (llama-server: 8 of 300 samples left among them), where the conditional test has no power.
+    total = sum(counts.values())
+    k_x = counts.get(probe.x, 0)
+    p_abs = math.exp(d.logprobs[probe.x])
+    absolute = StatTest(
+        name=f"count of {probe.x!r} among all {total} samples vs exp(logprob) = {p_abs:.4f} (one-sided, lower)",
+        statistic=float(k_x), df=0, p_value=binom_p_value(k_x, total, p_abs, alternative="less"), n=total,
+        note=f"{k_x} observed, {total * p_abs:.1f} predicted (binomial)")
+    if min(test.p_value, absolute.p_value) <= ctx.settings.alpha and (share < predicted or k_x < total * p_abs):
         hint = "significantly lower than predicted: prompt tokens are counted"
     else:
         hint = "no significant drop: prompt tokens not counted"
-    return Outcome(None, f"share of {probe.x!r} {share:.3f} vs predicted {predicted:.3f} ({hint})",
-                   tests=[test], details={"baseline": d.as_dict(), "x": probe.x, "x_share": share,
-                                          "x_predicted": predicted})
+    return Outcome(None, f"share of {probe.x!r} {share:.3f} vs predicted {predicted:.3f}, {k_x} of {total} samples "
+                   f"vs {total * p_abs:.1f} predicted ({hint})",
+                   tests=[test, absolute], details={"baseline": d.as_dict(), "x": probe.x, "x_share": share,
+                                                    "x_predicted": predicted, "x_count": k_x, "x_p_absolute": p_abs})
