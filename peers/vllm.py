@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from peers.cache import log_path, offline_env
+from peers.cache import cache_dir, log_path, offline_env
 from peers.hf_model import ensure_hf_model
 from peers.process import Running, free_port, serving
 from peers.venvs import ensure_venv
@@ -61,5 +61,7 @@ def start() -> Iterator[Running]:
     port = free_port()
     cmd = [str(python), "-m", "vllm.entrypoints.openai.api_server", "--model", str(model),
            "--served-model-name", SERVED_NAME, "--host", "127.0.0.1", "--port", str(port), *SERVER_OPTIONS]
-    with serving("vllm", cmd, port, log_path("vllm"), STARTUP_TIMEOUT_S, env=offline_env(ENV)) as run:
+    caches = {"VLLM_CACHE_ROOT": str(cache_dir("vllm-cache")),  # compile caches in the one cache root too
+              "TORCHINDUCTOR_CACHE_DIR": str(cache_dir("vllm-cache", "inductor"))}
+    with serving("vllm", cmd, port, log_path("vllm"), STARTUP_TIMEOUT_S, env=offline_env({**ENV, **caches})) as run:
         yield run
