@@ -2,7 +2,9 @@
 
 llama-server is not packaged by Debian bookworm, but its source ships inside the llama-cpp-python sdist
 (``vendor/llama.cpp``): :func:`ensure_built` downloads that sdist from PyPI with pip
-(``pip download --no-binary :all: --no-deps llama-cpp-python==0.3.36``), unpacks ``vendor/llama.cpp``
+(``pip download --no-binary llama-cpp-python --no-deps llama-cpp-python==0.3.36``: only that package as an
+sdist — with ``:all:`` pip would also build the sdist's build dependencies, cmake among them, from source
+just to read its metadata, which took over 10 minutes on a fresh machine), unpacks ``vendor/llama.cpp``
 into the cache folder and builds the single target ``llama-server`` with cmake (no curl, no tests, no
 examples; two jobs). The binary stays in the cache, never in the clone; a marker makes the build a
 one-time cost (about 9 minutes on a 2-core machine).
@@ -79,8 +81,8 @@ def ensure_built() -> Path:
     sdist_dir = cache_dir("llama.cpp", "sdist")
     sdists = sorted(sdist_dir.glob(f"llama_cpp_python-{LLAMA_CPP_PYTHON_VERSION}.tar.gz"))
     if not sdists:
-        run_step(f"llama-server: pip download llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION} (sdist)",
-                 [sys.executable, "-m", "pip", "download", "--no-binary", ":all:", "--no-deps",
+        run_step(f"llama-server: pip download llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION} (its sdist)",
+                 [sys.executable, "-m", "pip", "download", "--no-binary", "llama-cpp-python", "--no-deps",
                   "--progress-bar", "off", "-d", str(sdist_dir), f"llama-cpp-python=={LLAMA_CPP_PYTHON_VERSION}"],
                  log, DOWNLOAD_TIMEOUT_S)
         sdists = sorted(sdist_dir.glob("llama_cpp_python-*.tar.gz"))
