@@ -36,7 +36,6 @@ from validator.probing import (
     prompt_contains_token,
     prompts_for,
     repeat_candidates,
-    token_id,
     worth,
 )
 from validator.stats import (
@@ -47,6 +46,7 @@ from validator.stats import (
     shared_base_test,
     transformed,
 )
+from validator.token_ids import token_id
 
 #: Every sampling field at its documented neutral value: the arm the base distribution is fitted from.
 BASE: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
@@ -275,7 +275,7 @@ def repeat_probe(ctx: Context, ep: Endpoint) -> RepeatProbe:
 
     for x in usable(sp.counts)[:3]:
         try:
-            ids[x] = token_id(ctx, x)
+            ids[x] = token_id(ctx, ep, x, sp.prompt)
         except Skipped:
             continue
         for bias in PILOT_BIASES:
@@ -323,7 +323,7 @@ def prompt_repeat(ctx: Context, ep: Endpoint) -> PromptRepeat:
         base = pilot(ctx, ep, p)
         for x in usable(base.counts)[:2]:
             for p2 in repeat_candidates(ep, p, x):
-                if not prompt_contains_token(ctx, p2, x):
+                if not prompt_contains_token(ctx, ep, p2, x):
                     continue
                 pl = pilot(ctx, ep, p2)
                 q = pl.share(x)
