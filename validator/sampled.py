@@ -177,10 +177,16 @@ def arms_test(name: str, labels: list[str], arms: list[Arm], cats: list[str], al
     bins = cats + ([OTHER] if len(arms[0].counts) > len(cats) else [])
     observed = {lab: dict(zip(bins, (int(c) for c in a.counts), strict=True)) for lab, a in zip(labels, arms, strict=True)}
     fitted = dict(zip([bins[i] for i in res.kept], (round(float(v), 5) for v in res.base), strict=True))
+    # each arm's prediction: the fitted base under the arm's own transform (what the contract says it samples)
+    predicted: dict[str, Any] = {"fitted base p": fitted}
+    for lab, a in zip(labels, arms, strict=True):
+        shift = None if a.shift is None else [a.shift[i] for i in res.kept]
+        q = transformed(res.base, a.temperature, shift) if len(res.kept) >= 2 else res.base
+        predicted[lab] = dict(zip([bins[i] for i in res.kept], (round(float(v), 5) for v in q), strict=True))
     return StatTest(
         name=name, statistic=round(res.statistic, 4), df=res.df, p_value=res.p_value, n=res.n,
         min_detectable_w=round(min_detectable_w(min(sizes), max(res.df, 1), alpha), 4) if min(sizes) else None,
-        observed=observed, expected={"fitted base p": fitted},
+        observed=observed, expected=predicted,
         note=("likelihood-ratio test of one base distribution for every arm (constrained joint multinomial "
               f"fit) against a free distribution per arm; arm sizes {sizes}; w for the smallest arm"
               + (f"; {note}" if note else "")),

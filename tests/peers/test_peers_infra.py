@@ -131,13 +131,30 @@ TEST = {"name": "T=1.5", "n": 100, "p_value": 1e-9, "p_holm": 2e-9,
 
 
 def test_predicted_counts_scale_by_the_tested_samples() -> None:
-    tokens, obs, pred = plots.predicted_counts(TEST)
+    tokens, obs, pred = plots.predicted_counts(TEST["observed"], TEST["expected"])  # type: ignore[arg-type]
     assert tokens == [" e", "\n", "(other)"] and obs == [60, 30, 10]
     assert pred == [45.0, 45.0, None]
 
 
+#: a logprob-free test (validator.sampled.arms_test): counts and the fitted base's prediction per arm
+ARMS = {"name": "T=1 and T=0.5 explained by one p", "n": 300, "p_value": 0.3, "p_holm": 0.3,
+        "observed": {"T=1": {" e": 60, "\n": 40}, "T=0.5": {" e": 150, "\n": 50}},
+        "expected": {"fitted base p": {" e": 0.6, "\n": 0.4}, "T=1": {" e": 0.6, "\n": 0.4},
+                     "T=0.5": {" e": 0.6923, "\n": 0.3077}}}
+
+
+def test_a_test_over_arms_is_one_panel_per_arm_with_that_arms_prediction() -> None:
+    got = plots.panels(ARMS)
+    assert [suffix for suffix, _, _ in got] == [" — T=1", " — T=0.5"]
+    _, obs, exp = got[1]
+    tokens, counts, pred = plots.predicted_counts(obs, exp)
+    assert tokens == [" e", "\n"] and counts == [150, 50]
+    assert pred[0] == pytest.approx(0.6923 * 200, rel=1e-3)
+    assert plots.panels(TEST) == [("", TEST["observed"], TEST["expected"])]
+
+
 def test_plot_is_a_png_and_none_without_counts(tmp_path: Path) -> None:
-    path = plots.plot_check({"tests": [TEST]}, 1e-4, tmp_path / "c.png", "peer: sampling.temperature")
+    path = plots.plot_check({"tests": [TEST, ARMS]}, 1e-4, tmp_path / "c.png", "peer: sampling.temperature")
     assert path is not None and path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert plots.plot_check({"tests": [{"name": "x", "n": 3}]}, 1e-4, tmp_path / "d.png", "t") is None
 
