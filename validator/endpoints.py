@@ -58,6 +58,12 @@ class Endpoint:
     def logprob_fields(self, k: int) -> dict[str, Any]:
         return {"logprobs": True, "top_logprobs": k} if self.is_chat else {"logprobs": k}
 
+    def token_fields(self) -> dict[str, Any]:
+        """The fields that make a provider report the generated tokens: logprobs with one alternative
+        (llama.cpp's llama-server reports no logprobs at all for 0 alternatives — a departure
+        ``logprobs.shape`` fails —, and checks that only read tokens must not fail for it again)."""
+        return self.logprob_fields(1)
+
     def text(self, choice: Any) -> str:
         if not isinstance(choice, dict):
             return ""

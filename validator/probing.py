@@ -417,7 +417,7 @@ def sample_third_after_repeat(ctx: Context, ep: Endpoint, probe: RepeatProbe, ta
     """Three-token completions with the probe's logit_bias; count token 3 among choices whose tokens
     1 and 2 are both ``x``. Returns (counts, choices seen, requests sent)."""
     d = draw(ctx, ep, probe.prompt, target, third_after(ep, probe.x), max_tokens=3,
-             logit_bias={str(probe.x_id): probe.bias}, **ep.logprob_fields(0), **params)
+             logit_bias={str(probe.x_id): probe.bias}, **ep.token_fields(), **params)
     return d.counts, d.seen, d.sent
 
 
