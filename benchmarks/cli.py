@@ -2,7 +2,8 @@
 
 Modes: the default runs the full grid (4 configs x 5 vocabularies x 4 batch sizes x 2 shapes x 5
 implementations, numba's compilation, then the client-overhead measurement); ``--quick`` (CI) runs
-V = 128,256, B in {1, 32}, configs ``top_p`` and ``full``, both shapes, and numba's cold compile;
+V = 128,256, B in {1, 32}, configs ``top_p`` and ``full``, both shapes, and numba's cold compile (with
+the provider's first request on a cold cache);
 ``--smoke`` is a seconds-long check of the machinery (V = 32,000, B in {1, 2}, config ``full``);
 ``--client`` runs only the client-overhead measurement. ``--impl/--config/--vocab/--batch/--shape`` narrow any mode.
 Outputs: ``--json``, ``--markdown``, ``--plot``; a summary is printed either way.
@@ -59,8 +60,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--client-requests", type=int, default=200, help="requests per client (default 200)")
     parser.add_argument("--no-client", action="store_true", help="skip the client-overhead measurement")
     parser.add_argument("--compile-time", action=argparse.BooleanOptionalAction, default=None,
-                        help="measure numba's cold compile in fresh interpreters (default: quick and full modes; "
-                             "the import-time warm-up too in full mode)")
+                        help="measure numba's cold compile in fresh interpreters, and the reference provider's first "
+                             "request on a cold cache (default: quick and full modes)")
     parser.add_argument("--json", metavar="PATH", help="write results as JSON")
     parser.add_argument("--markdown", metavar="PATH", help="write results as Markdown")
     parser.add_argument("--plot", metavar="PATH", help="write a PNG plot (matplotlib)")
@@ -137,7 +138,7 @@ def run(args: argparse.Namespace) -> int:
             from benchmarks.compile_time import measure_compile
 
             task = progress.add_task("numba compile (fresh interpreters)", total=None)
-            out.numba_compile = measure_compile(ahead_of_use=not settings.mode.startswith("quick"))
+            out.numba_compile = measure_compile()
             progress.update(task, total=1, completed=1)
         want_client = args.client or (settings.mode.startswith("full") and not args.no_client)
         if want_client:

@@ -12,6 +12,14 @@ milliseconds and in rooflines (numpy's float32 ``exp`` over the same row, the be
 roofline), and the whole ``sample_batch`` call for comparison (the ops add a Python call each,
 ~2 us; the head's op also restores the scan's sample, ~1 us). The head's size (tokens with exact
 weights) is reported too.
+
+``batching`` compares per-row CPU seconds (``time.thread_time``, so another process on the core
+does not count) of whole ``sample_batch`` calls: the B = 1 benchmark cell (row 0, its own inputs),
+B = 1 on each of the B = 32 matrix's rows (each row again and again: hot, as a model's fresh output
+would be), and B = 32 on one thread (``parallel=False``) divided by 32. The first over the second
+is how much cheaper the B = 1 cell's row is than the average row; the third over the second is
+what batching itself costs per row (rows from L3, ...); the third over the first bounds the
+B = 32 / B = 1 throughput ratio at ``2 / that`` on two cores.
 """
 
 from __future__ import annotations
@@ -92,6 +100,38 @@ def _step_ops(row: np.ndarray, params: Any, hist: np.ndarray, bias_ids: np.ndarr
     return list(zip(OPS, (scan, patch, softmax, raw, head, cut, draw, clear, report), strict=True)), state
 
 
+def _cpu_median(fn: Callable[[], Any], n: int) -> float:
+    fn()
+    ts = []
+    for _ in range(n):
+        c0 = time.thread_time()
+        fn()
+        ts.append(time.thread_time() - c0)
+    return float(np.median(ts))
+
+
+def batching(logits: np.ndarray, name: str, repeats: int) -> dict[str, float]:
+    """Per-row CPU milliseconds of ``sample_batch``: the B = 1 cell, B = 1 on every row (hot, mean),
+    B = ``len(logits)`` on one thread (per row)."""
+    from benchmarks.configs import CONFIGS, make_inputs
+    from benchmarks.peers.oairef_impls import _params
+    from sampler import sample_batch
+
+    cfg = CONFIGS[name]
+    B, vocab = logits.shape
+    k = cfg.logprobs
+    one = make_inputs(cfg, np.ascontiguousarray(logits[:1]), seed=vocab + 1)
+    many = make_inputs(cfg, logits, seed=vocab + B)
+    p1, pb = _params(one), _params(many)
+    cell = _cpu_median(lambda: sample_batch(one.logits, [p1], [one.histories[0]], one.uniforms, k,
+                                            logprobs=bool(k)), repeats)
+    rows = [_cpu_median(lambda r=r: sample_batch(logits[r:r + 1], [pb], [many.histories[r]], many.uniforms[r:r + 1],
+                                                 k, logprobs=bool(k)), max(3, repeats // 4)) for r in range(B)]
+    batch = _cpu_median(lambda: sample_batch(logits, [pb] * B, list(many.histories), many.uniforms, k,
+                                             logprobs=bool(k), parallel=False), max(3, repeats // 8)) / B
+    return {"b1_cell_ms": cell * 1e3, "b1_each_row_hot_ms": float(np.mean(rows)) * 1e3, "batch_per_row_ms": batch * 1e3}
+
+
 def profile(vocab: int = 128_256, shape: str = "gaussian", repeats: int = 40, batch: int = 32) -> dict[str, Any]:
     """Per-op milliseconds and rooflines, ``hot`` and ``cold``, for configs ``top_p`` and ``full``."""
     import numba
@@ -142,6 +182,7 @@ def profile(vocab: int = 128_256, shape: str = "gaussian", repeats: int = 40, ba
             "head_tokens_row0": heads[0],
             "token_row0_u_0.5": int(state["tok"][0]),
             "head_tokens_median": float(np.median(heads)),
+            "batching": batching(logits, name, repeats),
         }
     return res
 
@@ -163,6 +204,12 @@ def to_markdown(res: dict[str, Any]) -> str:
                      f"{c['sample_batch_hot_ms'] / roof:.2f} | | |")
         lines += ["", f"Head (tokens given exact weights): {c['head_tokens_row0']} on row 0, median "
                       f"{c['head_tokens_median']:.0f} over the {res['batch_for_cold']} rows.", ""]
+        bt = c["batching"]
+        lines += [f"Per-row CPU ms of `sample_batch`: B = 1 cell (row 0) {bt['b1_cell_ms']:.4g}; B = 1 on each of the "
+                  f"{res['batch_for_cold']} rows, hot (mean) {bt['b1_each_row_hot_ms']:.4g}; B = {res['batch_for_cold']} "
+                  f"on one thread, per row {bt['batch_per_row_ms']:.4g} (batch / same rows "
+                  f"{bt['batch_per_row_ms'] / bt['b1_each_row_hot_ms']:.2f}, batch / cell "
+                  f"{bt['batch_per_row_ms'] / bt['b1_cell_ms']:.2f}).", ""]
     return "\n".join(lines) + "\n"
 
 

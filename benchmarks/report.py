@@ -9,7 +9,8 @@ shape:
 - issue 15: ``oairef-numba`` within 2.5x of the roofline for ``top_p`` and 3x for ``full`` (B = 1);
   B = 32 throughput (rows per wall second) >= 1.7x that of B = 1 on this machine's cores, for every
   measured config; numba's cold compile <= 4 s in a fresh interpreter, or, compiled ahead of use,
-  a first call after the import-time warm-up that does not wait for it (<= 0.1 s).
+  a first request to the reference provider started as ``oairef validate`` starts it, on an empty
+  numba cache, that does not wait for the compilation (<= 0.1 s).
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ FAST = "oairef-numba"
 ROOF_GOALS = {"top_p": 2.5, "full": 3.0}
 #: B = 32 rows per second over B = 1 rows per second (issues 7 and 15)
 BATCH_GOAL = 1.7
-#: seconds: numba's cold compile, and a first call once the warm-up has finished
+#: seconds: numba's cold compile, and the provider's first request once it reports itself ready
 COLD_COMPILE_GOAL = 4.0
 AHEAD_OF_USE_GOAL = 0.1
 
@@ -74,7 +75,8 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                     cpu_ratio = 32 * row1["cpu_s"] / row32["cpu_s"]
                 out.append({"target": "B=32 throughput / B=1 throughput", **where, "batch": 32,
                             "value": val, "goal": f">= {BATCH_GOAL:g}", "met": val >= BATCH_GOAL,
-                            "per_cpu_second_ratio": cpu_ratio})
+                            "per_cpu_second_ratio": cpu_ratio,
+                            "loadavg": [row1.get("loadavg"), row32.get("loadavg")]})
     return out
 
 
@@ -88,13 +90,14 @@ def compile_targets(numba_compile: dict[str, Any] | None) -> list[dict[str, Any]
     if cold:
         val = float(cold["first_call_s"])
         out.append({"target": "cold compile: first call, fresh interpreter, s", **where, "value": val,
-                    "goal": f"<= {COLD_COMPILE_GOAL:g}", "met": val <= COLD_COMPILE_GOAL})
+                    "goal": f"<= {COLD_COMPILE_GOAL:g}", "met": val <= COLD_COMPILE_GOAL,
+                    "cpu_s": cold.get("first_call_cpu_s")})
     ahead = numba_compile.get("ahead_of_use")
     if ahead:
-        val = float(ahead["first_call_s"])
-        out.append({"target": "ahead of use: first call after the import-time warm-up, s", **where,
+        val = float(ahead["first_request_s"])
+        out.append({"target": "ahead of use: provider's first request on a cold cache, s", **where,
                     "value": val, "goal": f"<= {AHEAD_OF_USE_GOAL:g}", "met": val <= AHEAD_OF_USE_GOAL,
-                    "warm_up_s": float(ahead["warm_up_s"])})
+                    "ready_s": float(ahead["ready_s"])})
     return out
 
 
@@ -153,9 +156,13 @@ def targets_table(doc: dict[str, Any]) -> str:
     for t in doc.get("targets", []):
         extra = ""
         if t.get("per_cpu_second_ratio") is not None:
-            extra = f" (per CPU-second {t['per_cpu_second_ratio']:.2f})"
-        if t.get("warm_up_s") is not None:
-            extra = f" (warm-up done {t['warm_up_s']:.1f} s after import)"
+            loads = [x for x in t.get("loadavg") or [] if x is not None]
+            at = f"; load {'/'.join(f'{x:.1f}' for x in loads)}" if len(loads) == 2 else ""
+            extra = f" (per CPU-second {t['per_cpu_second_ratio']:.2f}{at})"
+        if t.get("cpu_s") is not None:
+            extra = f" ({t['cpu_s']:.1f} CPU s)"
+        if t.get("ready_s") is not None:
+            extra = f" (server ready {t['ready_s']:.1f} s after start, compilation included)"
         lines.append(f"| {t['target']} | {t['shape']} | {t['config']} | {t['value']:.2f}{extra} | {t['goal']} | "
                      f"{'yes' if t['met'] else 'no'} |")
     return "\n".join(lines) + "\n"
@@ -163,15 +170,27 @@ def targets_table(doc: dict[str, Any]) -> str:
 
 def compile_table(nc: dict[str, Any]) -> str:
     """The ``numba_compile`` measurement as Markdown (rows that were measured)."""
+
+    def cell(r: dict[str, Any], key: str) -> str:
+        v = r.get(key)
+        return "" if v is None else (str(v) if isinstance(v, int) else f"{v:.3g}")
+
     rows = ["## numba compilation of the fast path (fresh interpreter)\n",
-            "| run | import s | warm-up done after s | first call s | second call s | first float64 call s |",
-            "|---|---|---|---|---|---|"]
-    for name, label in (("cold", "cold cache, no warm-up"), ("cached", "cache filled by the cold run"),
-                        ("ahead_of_use", "cold cache, import-time warm-up, call after it")):
+            "| run | load avg | import s | first call s | CPU s | of which LLVM s | functions compiled | "
+            "second call s | first float64 call s | its CPU s |",
+            "|---|---|---|---|---|---|---|---|---|---|"]
+    keys = ("loadavg", "import_s", "first_call_s", "first_call_cpu_s", "first_call_llvm_cpu_s", "functions_compiled",
+            "second_call_s", "first_call_float64_s", "first_call_float64_cpu_s")
+    for name, label in (("cold", "empty cache"), ("cached", "cache filled by the cold run")):
         r = nc.get(name)
         if r:
-            cells = [r.get(k) for k in ("import_s", "warm_up_s", "first_call_s", "second_call_s", "first_call_float64_s")]
-            rows.append(f"| {label} | " + " | ".join("" if c is None else f"{c:.3g}" for c in cells) + " |")
+            rows.append(f"| {label} | " + " | ".join(cell(r, k) for k in keys) + " |")
+    ahead = nc.get("ahead_of_use")
+    if ahead:
+        rows += ["", "Reference provider as `oairef validate` starts it (`run_in_thread`), empty cache: ready "
+                 f"{ahead['ready_s']:.3g} s after the start (load average {ahead.get('loadavg', float('nan')):.2f}), "
+                 f"first request {ahead['first_request_s'] * 1e3:.3g} ms, second "
+                 f"{ahead.get('second_request_s', float('nan')) * 1e3:.3g} ms."]
     return "\n".join(rows) + "\n"
 
 
@@ -196,15 +215,19 @@ def markdown(doc: dict[str, Any]) -> str:
     """The whole ``--markdown`` report."""
     m = doc["machine"]
     load = m.get("loadavg_at_start")
+    end = m.get("loadavg_at_end")
     parts = [
         "# oairef sampling benchmarks\n",
         f"Machine: {m.get('cpu')}, {m.get('cores')} cores ({m.get('simd', 'SIMD unknown')}), "
         f"{m.get('threads')} threads for numba/torch; load average at the start "
-        f"{'/'.join(f'{x:.2f}' for x in load) if load else 'unknown'}; "
+        f"{'/'.join(f'{x:.2f}' for x in load) if load else 'unknown'}"
+        f"{f', 1-minute load at the end of the timed cells {end:.2f}' if end is not None else ''}; "
         f"Python {m.get('python')}, numpy {m.get('numpy')}, numba {m.get('numba')}, torch {m.get('torch')}, "
         f"llama-cpp-python {m.get('llama_cpp_python')}; {m.get('date_utc')}.\n",
         "Times are milliseconds per batched sampling step: median ± IQR. `x roof` = oairef-numba's median "
-        "over the roofline (one float32 read + exp pass over the same B x V logits).\n",
+        "over the roofline (one float32 read + exp pass over the same B x V logits). The B = 32 targets name "
+        "the 1-minute load average when the B = 1 and B = 32 cells started: on 2 cores, any load above ~0 "
+        "takes a core from the B = 32 threads.\n",
         "## Targets (V = 128,256)\n",
         targets_table(doc),
         "## Results\n",

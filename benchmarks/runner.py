@@ -209,6 +209,7 @@ def run_plan(
                         elif skip:
                             row.update(status="skipped", note=skip)
                         else:
+                            row["loadavg"] = _load1()
                             t_cell = time.perf_counter()
                             try:
                                 t_prep = time.perf_counter()
@@ -242,4 +243,15 @@ def run_plan(
                             progress.advance(task)
                 if checkpoint is not None:
                     checkpoint(out)
+    out.machine["loadavg_at_end"] = _load1()
     return out
+
+
+def _load1() -> float | None:
+    """The 1-minute load average (None where the OS has none): what else was running."""
+    import os
+
+    try:
+        return os.getloadavg()[0]
+    except OSError:
+        return None

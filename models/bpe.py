@@ -9,6 +9,7 @@ boundaries, so some tokens are fragments of multi-byte characters.
 
 from __future__ import annotations
 
+import functools
 import heapq
 import re
 from collections import Counter, defaultdict
@@ -78,37 +79,75 @@ def train(texts: Iterable[str], n_merges: int) -> list[tuple[int, int]]:
     return merges
 
 
+#: The encoder caches the ids of at most this many distinct pre-tokens (least recently used evicted).
+CACHE_WORDS = 16_384
+#: Pre-tokens longer than this many characters are never cached (hostile text must not fill memory).
+CACHE_MAX_CHARS = 64
+
+
+def merge_by_rank(sym: list[int], ranks: dict[tuple[int, int], int]) -> list[int]:
+    """Apply merges to the byte ids ``sym`` of one pre-token: while some adjacent pair has a rank, merge
+    the occurrence of the lowest-ranked pair that lies furthest left (merge ``r`` makes id ``256 + r``).
+
+    A heap of candidate pairs over a linked list of symbols: O(n log n) in the pre-token's length (a
+    rescan of the whole word per merge would be quadratic, minutes for a 30 kB word).
+    """
+    n = len(sym)
+    if n < 2:
+        return list(sym)
+    syms = list(sym)
+    nxt = list(range(1, n + 1))  # n: no next symbol
+    prv = list(range(-1, n - 1))
+    alive = [True] * n
+    heap: list[tuple[int, int, int, int]] = []  # (rank, position, left id, right id)
+    for k in range(n - 1):
+        r = ranks.get((syms[k], syms[k + 1]))
+        if r is not None:
+            heap.append((r, k, syms[k], syms[k + 1]))
+    heapq.heapify(heap)
+    while heap:
+        r, k, a, b = heapq.heappop(heap)
+        j = nxt[k] if alive[k] else n
+        if j >= n or syms[k] != a or syms[j] != b:
+            continue  # stale: one side was merged away since this pair was pushed
+        syms[k] = 256 + r
+        alive[j] = False
+        nxt[k] = nxt[j]
+        if nxt[k] < n:
+            prv[nxt[k]] = k
+        left = prv[k]
+        if left >= 0:
+            lr = ranks.get((syms[left], syms[k]))
+            if lr is not None:
+                heapq.heappush(heap, (lr, left, syms[left], syms[k]))
+        if nxt[k] < n:
+            rr = ranks.get((syms[k], syms[nxt[k]]))
+            if rr is not None:
+                heapq.heappush(heap, (rr, k, syms[k], syms[nxt[k]]))
+    return [syms[k] for k in range(n) if alive[k]]
+
+
 class Encoder:
-    """Applies learned merges by rank; caches each pre-token's ids."""
+    """Applies learned merges by rank (:func:`merge_by_rank`); keeps a bounded cache of short pre-tokens."""
 
     def __init__(self, merges: list[tuple[int, int]]) -> None:
         self.ranks = {p: i for i, p in enumerate(merges)}
         self.vocab: list[bytes] = [bytes([b]) for b in range(256)]
         for a, b in merges:
             self.vocab.append(self.vocab[a] + self.vocab[b])
-        self._cache: dict[str, list[int]] = {}
+        self._cached = functools.lru_cache(maxsize=CACHE_WORDS)(self._merge_word)
+
+    def _merge_word(self, word: str) -> tuple[int, ...]:
+        return tuple(merge_by_rank(list(word.encode("utf-8")), self.ranks))
 
     def encode_word(self, word: str) -> list[int]:
-        hit = self._cache.get(word)
-        if hit is not None:
-            return hit
-        sym = list(word.encode("utf-8"))
-        ranks = self.ranks
-        while len(sym) > 1:
-            best = None
-            best_rank = len(ranks)
-            for k in range(len(sym) - 1):
-                r = ranks.get((sym[k], sym[k + 1]))
-                if r is not None and r < best_rank:
-                    best, best_rank = k, r
-            if best is None:
-                break
-            sym[best : best + 2] = [256 + best_rank]
-        if len(self._cache) < 200_000:
-            self._cache[word] = sym
-        return list(sym)
+        """Ids of one pre-token."""
+        if len(word) <= CACHE_MAX_CHARS:
+            return list(self._cached(word))
+        return merge_by_rank(list(word.encode("utf-8")), self.ranks)
 
     def encode(self, text: str) -> list[int]:
+        """Ids of ``text``: its pre-tokens' ids in order."""
         ids: list[int] = []
         for w in pretokenize(text):
             ids.extend(self.encode_word(w))

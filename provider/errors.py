@@ -8,6 +8,9 @@ Rules:
   HTTP 400, ``type: "invalid_request_error"``, naming the parameter in ``param`` where there is one.
 - Unknown model: 404, ``code: "model_not_found"``. Unknown route: 404. Wrong method: 405.
 - Missing or wrong API key (only when the server has keys): 401, ``code: "invalid_api_key"``.
+- A body larger than the server takes: 413, ``code: "request_too_large"`` (:func:`request_too_large`).
+  Overload (``provider.slots``): 429 with a ``Retry-After`` header.
+- A client that went away while its body was read gets no answer (499 in the log, never a 500).
 - Anything unexpected is still answered in this shape (500, ``type: "server_error"``); the tests
   hold that no request reaches it.
 """
@@ -23,14 +26,17 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from sampler import ContextLengthExceeded, InvalidParameter
 
 log = logging.getLogger("oairef.serve")
 
+#: The status logged for a request whose client went away (nginx's convention; nobody receives it).
+CLIENT_GONE = 499
 #: Rewrites an error body before it is sent (a test fault's hook, ``provider.faults``).
 ErrorShaper = Callable[[dict[str, Any]], dict[str, Any]]
 
@@ -50,6 +56,7 @@ class APIError(Exception):
         type: str = "invalid_request_error",
         param: str | None = None,
         code: str | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
@@ -57,6 +64,7 @@ class APIError(Exception):
         self.type = type
         self.param = param
         self.code = code
+        self.headers = dict(headers or {})
 
     def to_dict(self) -> dict[str, Any]:
         """The inner error object."""
@@ -81,6 +89,13 @@ def from_invalid_parameter(exc: InvalidParameter, fields: Mapping[str, str] = Ma
     param = fields.get(exc.param, exc.param)
     code = "context_length_exceeded" if isinstance(exc, ContextLengthExceeded) else "invalid_value"
     return invalid(param, f"Invalid value for '{param}': {exc.message}", code=code)
+
+
+def request_too_large(size: int | None, limit: int) -> APIError:
+    """The 413 for a body of ``size`` bytes (``None``: more than ``limit`` were read) over ``limit``."""
+    got = f"{size} bytes" if size is not None else f"more than {limit} bytes"
+    return APIError(413, f"The request body is {got}; this server accepts at most {limit} bytes "
+                    "(--max-body-bytes).", code="request_too_large")
 
 
 def model_not_found(model: str) -> APIError:
@@ -176,8 +191,8 @@ def install_error_handlers(app: FastAPI, shaper: ErrorShaper = _as_is) -> None:
     """Answer every error of ``app`` in OpenAI's shape (``shaper`` may rewrite the body)."""
 
     def respond(err: APIError) -> JSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if err.status == 401 else None
-        return JSONResponse(shaper(err.body()), status_code=err.status, headers=headers)
+        headers = {"WWW-Authenticate": "Bearer", **err.headers} if err.status == 401 else err.headers
+        return JSONResponse(shaper(err.body()), status_code=err.status, headers=headers or None)
 
     @app.exception_handler(APIError)
     async def _api_error(request: Request, exc: APIError) -> JSONResponse:
@@ -202,6 +217,10 @@ def install_error_handlers(app: FastAPI, shaper: ErrorShaper = _as_is) -> None:
         else:
             err = APIError(exc.status_code, str(exc.detail))
         return respond(err)
+
+    @app.exception_handler(ClientDisconnect)
+    async def _gone(request: Request, exc: ClientDisconnect) -> Response:
+        return Response(status_code=CLIENT_GONE)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:  # pragma: no cover

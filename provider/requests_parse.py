@@ -9,7 +9,8 @@ Order of checks (the first failure is the answer):
    ``CreateChatCompletionRequest``, from ``spec/openai.yaml``) enforces strict JSON types, ranges, enums,
    ``maxItems`` and the spec's ``x-oairef-rules`` (``best_of >= n``, ``top_logprobs`` requires
    ``logprobs``, ...): a 400 naming the parameter (the error's ``loc[0]``);
-3. the model must be the served one (404 ``model_not_found``);
+3. the model must be one of the served names (404 ``model_not_found``); the job, and so every
+   response, carries the name the request used;
 4. ``sampler.SamplingParams`` takes the sampling fields (the sampler's own contract);
 5. what needs the served model — token ids in ``[0, vocab_size)`` (``prompt``, ``logit_bias``) and
    the context length — the engine checks when the job starts (``sampler.engine``).
@@ -31,7 +32,7 @@ Accepted and ignored (they do not change sampling): ``user``, ``metadata``, ``st
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -108,11 +109,17 @@ def _sampling(kind: Kind, body: dict[str, Any], logprobs_mode: str, names: Mappi
         raise from_invalid_parameter(exc, names) from None
 
 
-def parse_completion(body: dict[str, Any], *, model_id: str, logprobs_mode: str) -> Job:
+def _served_model(body: dict[str, Any], served: Collection[str]) -> str:
+    """Step 3: the body's ``model``, one of the ``served`` names (404 otherwise)."""
+    if body["model"] not in served:
+        raise model_not_found(body["model"])
+    return str(body["model"])
+
+
+def parse_completion(body: dict[str, Any], *, served: Collection[str], logprobs_mode: str) -> Job:
     """Validate a ``POST /v1/completions`` body into a ``Job`` (raises ``APIError``)."""
     validate_body("completion", body)
-    if body["model"] != model_id:
-        raise model_not_found(body["model"])
+    model_id = _served_model(body, served)
     suffix = body.get("suffix")
     if suffix not in (None, ""):
         raise invalid("suffix", "suffix (insertion) is not supported by this model")
@@ -164,11 +171,10 @@ def chat_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
-def parse_chat(body: dict[str, Any], *, model: Model, model_id: str, logprobs_mode: str) -> Job:
+def parse_chat(body: dict[str, Any], *, model: Model, served: Collection[str], logprobs_mode: str) -> Job:
     """Validate a ``POST /v1/chat/completions`` body into a ``Job`` (raises ``APIError``)."""
     validate_body("chat", body)
-    if body["model"] != model_id:
-        raise model_not_found(body["model"])
+    model_id = _served_model(body, served)
     names = {"prompt": "messages"}
     if body.get("max_completion_tokens") is not None:
         max_tokens = body["max_completion_tokens"]

@@ -2,6 +2,10 @@
 
 Rules:
 - Generation runs in the threadpool; the event loop only parses, formats and writes.
+- Limits (``provider.limits``): the body is read within the size and depth limits, the job within the
+  per-request token budget (both before anything is tokenized), and every generation holds one of the
+  server's slots (``provider.slots``: queued, or 429 with ``Retry-After``) from before its prompt is
+  tokenized until it ends, however it ends. A client that leaves while queued is never generated for.
 - JSON responses: a disconnect watcher sets the engine's ``cancelled`` flag when the client goes away.
 - Streams (``text/event-stream``): one ``data: {chunk}`` event per engine delta, then, with
   ``stream_options.include_usage``, a chunk with ``choices: []`` and the usage (every other chunk
@@ -31,9 +35,11 @@ from starlette.concurrency import run_in_threadpool
 
 from provider import responses as R
 from provider.body import read_json_object
-from provider.errors import APIError, log
+from provider.budget import check_request_tokens
+from provider.errors import CLIENT_GONE, APIError, log
 from provider.generation import JobStream, run_job
 from provider.requests_parse import Job, parse_chat, parse_completion
+from provider.slots import Slot
 from provider.state import ServerState, get_state
 from sampler import Completion, GenerationCancelled, InvalidParameter, StreamDelta, TokenLogprob
 
@@ -48,8 +54,23 @@ ToChunks = Callable[[StreamDelta], list[dict[str, Any]]]
 UsageChunk = Callable[[int, int], dict[str, Any]]
 
 
+async def _read_body(request: Request, state: ServerState) -> dict[str, Any]:
+    limits = state.limits
+    return await read_json_object(request, max_bytes=limits.max_body_bytes, max_depth=limits.max_json_depth)
+
+
 async def _generate(request: Request, state: ServerState, job: Job) -> Completion | None:
-    """Run ``job`` in the threadpool; ``None`` if the client went away first."""
+    """Run ``job`` in the threadpool once it holds a slot; ``None`` if the client went away first."""
+    slot = await state.slots.acquire(request.is_disconnected)
+    if slot is None:
+        return None
+    try:
+        return await _generate_in_slot(request, state, job)
+    finally:
+        slot.release()
+
+
+async def _generate_in_slot(request: Request, state: ServerState, job: Job) -> Completion | None:
     cancel = threading.Event()
     done = asyncio.Event()
 
@@ -75,21 +96,31 @@ async def _generate(request: Request, state: ServerState, job: Job) -> Completio
         state.stats.end(cancelled=cancel.is_set())
 
 
-async def _stream_response(state: ServerState, job: Job, to_chunks: ToChunks,
-                           usage_chunk: UsageChunk) -> StreamingResponse:
-    """The SSE response of ``job``. Its engine stream is opened before the 200 goes out, so that an
-    engine-side parameter error (token ids, context length) is still a 400."""
+async def _stream_response(request: Request, state: ServerState, job: Job, to_chunks: ToChunks,
+                           usage_chunk: UsageChunk) -> Response:
+    """The SSE response of ``job``, once it holds a slot (``499`` if the client left while queued). Its
+    engine stream is opened before the 200 goes out, so that an engine-side parameter error (token ids,
+    context length) is still a 400."""
+    slot = await state.slots.acquire(request.is_disconnected)
+    if slot is None:
+        return Response(status_code=CLIENT_GONE)
     try:
         stream = await run_in_threadpool(JobStream, state.model, job, state.fault)
     except InvalidParameter as exc:
+        slot.release()
         raise job.refusal(exc) from None
-    events = _stream_events(state, job, stream, to_chunks, usage_chunk)
+    except BaseException:
+        slot.release()
+        raise
+    events = _stream_events(state, job, stream, slot, to_chunks, usage_chunk)
+    await anext(events)  # started: from here on its ``finally`` runs however the response ends
     return StreamingResponse(state.fault.events(events), media_type="text/event-stream", headers=SSE_HEADERS)
 
 
-async def _stream_events(state: ServerState, job: Job, stream: JobStream, to_chunks: ToChunks,
+async def _stream_events(state: ServerState, job: Job, stream: JobStream, slot: Slot, to_chunks: ToChunks,
                          usage_chunk: UsageChunk) -> AsyncGenerator[str, None]:
-    """SSE text of a streamed job; generation stops when the consumer goes away."""
+    """SSE text of a streamed job, after one empty priming item; generation stops and the slot is
+    released when the consumer goes away (or the generator is closed or collected)."""
     lock = threading.Lock()
     state.stats.begin()
     completed = False
@@ -106,6 +137,7 @@ async def _stream_events(state: ServerState, job: Job, stream: JobStream, to_chu
         return R.sse(state.fault.response(job.kind, obj))
 
     try:
+        yield ""
         while True:
             try:
                 delta = await run_in_threadpool(step)
@@ -127,9 +159,12 @@ async def _stream_events(state: ServerState, job: Job, stream: JobStream, to_chu
     finally:
         if not completed:
             stream.cancel.set()
-        with anyio.CancelScope(shield=True):
-            await run_in_threadpool(close)
-        state.stats.end(cancelled=not completed)
+        try:
+            with anyio.CancelScope(shield=True):
+                await run_in_threadpool(close)
+        finally:
+            slot.release()
+            state.stats.end(cancelled=not completed)
 
 
 # ---------------------------------------------------------------------------------------- completions
@@ -137,9 +172,10 @@ async def _stream_events(state: ServerState, job: Job, stream: JobStream, to_chu
 async def create_completion(request: Request) -> Response:
     """``CreateCompletionResponse`` or its SSE stream."""
     state = get_state(request)
-    body = state.fault.request("completion", await read_json_object(request))
-    job = await run_in_threadpool(parse_completion, body, model_id=state.model_id,
+    body = state.fault.request("completion", await _read_body(request, state))
+    job = await run_in_threadpool(parse_completion, body, served=state.model_names,
                                   logprobs_mode=state.logprobs_mode)
+    check_request_tokens(job, state.limits.max_request_tokens, state.model.n_ctx)
     rid, created = R.new_id("cmpl"), int(time.time())
     model = state.model
 
@@ -156,11 +192,11 @@ async def create_completion(request: Request) -> Response:
             return R.completion_body(rid=rid, created=created, model_id=job.model, choices=[],
                                      usage_=R.usage(pt, ct))
 
-        return await _stream_response(state, job, to_chunks, usage_chunk)
+        return await _stream_response(request, state, job, to_chunks, usage_chunk)
 
     result = await _generate(request, state, job)
     if result is None:
-        return Response(status_code=499)
+        return Response(status_code=CLIENT_GONE)
     choices = [{"index": c.index, "text": c.text, "finish_reason": c.finish_reason, "logprobs": lp(c.logprobs)}
                for c in sorted(result.choices, key=lambda c: c.index)]
     body = R.completion_body(rid=rid, created=created, model_id=job.model, choices=choices,
@@ -173,9 +209,10 @@ async def create_completion(request: Request) -> Response:
 async def create_chat_completion(request: Request) -> Response:
     """``CreateChatCompletionResponse`` or its SSE stream of ``CreateChatCompletionStreamResponse``."""
     state = get_state(request)
-    body = state.fault.request("chat", await read_json_object(request))
-    job = await run_in_threadpool(parse_chat, body, model=state.model, model_id=state.model_id,
+    body = state.fault.request("chat", await _read_body(request, state))
+    job = await run_in_threadpool(parse_chat, body, model=state.model, served=state.model_names,
                                   logprobs_mode=state.logprobs_mode)
+    check_request_tokens(job, state.limits.max_request_tokens, state.model.n_ctx)
     rid, created = R.new_id("chatcmpl"), int(time.time())
     model = state.model
     k = job.params.logprobs
@@ -208,11 +245,11 @@ async def create_chat_completion(request: Request) -> Response:
             return R.chat_body(rid=rid, created=created, model_id=job.model, choices=[],
                                usage_=R.usage(pt, ct), chunk=True)
 
-        return await _stream_response(state, job, to_chunks, usage_chunk)
+        return await _stream_response(request, state, job, to_chunks, usage_chunk)
 
     result = await _generate(request, state, job)
     if result is None:
-        return Response(status_code=499)
+        return Response(status_code=CLIENT_GONE)
     choices = [{"index": c.index, "finish_reason": c.finish_reason, "logprobs": lp(c.logprobs),
                 "message": {"role": "assistant", "content": c.text, "refusal": None}}
                for c in sorted(result.choices, key=lambda c: c.index)]

@@ -1,4 +1,5 @@
-"""What every route of the reference provider reads: the served model, its options, the fault, counters.
+"""What every route of the reference provider reads: the served model and the names it answers to,
+its options and limits, the generation slots, the fault, counters.
 
 Routes import this module, never the app: ``get_state(request)`` returns the app's ``ServerState``.
 """
@@ -12,6 +13,8 @@ from fastapi import Request
 
 from provider.errors import APIError, model_not_found
 from provider.faults import Fault
+from provider.limits import Limits
+from provider.slots import GenerationSlots
 from sampler import Model
 
 
@@ -40,22 +43,31 @@ class Stats:
 
 @dataclass
 class ServerState:
-    """What every route needs: the model, options, the fault's hooks (``provider.faults``) and counters."""
+    """What every route needs: the model and its served names, options, limits and generation slots,
+    the fault's hooks (``provider.faults``) and counters.
+
+    ``model_names`` are the ids the model answers to (``--served-model-name``, in order; by default the
+    model's own ``name``); the first is its primary id.
+    """
 
     model: Model
+    model_names: tuple[str, ...]
     api_keys: tuple[str, ...]
     logprobs_mode: str
     fault: Fault
     created: int
     stats: Stats
+    limits: Limits
+    slots: GenerationSlots
 
     @property
     def model_id(self) -> str:
-        return str(self.model.name)
+        """The primary id: the first served name."""
+        return self.model_names[0]
 
     def check_model(self, requested: str) -> None:
-        """404 ``model_not_found`` unless ``requested`` is the served model's id."""
-        if requested != self.model_id:
+        """404 ``model_not_found`` unless ``requested`` is one of the served names."""
+        if requested not in self.model_names:
             raise model_not_found(requested)
 
 

@@ -7,7 +7,10 @@ Rules implemented here:
   (:func:`params.check_token_ids`). **Context** (:func:`generation_budget`): a prompt longer than
   ``n_ctx`` names ``prompt``; ``len(prompt) + max_tokens > n_ctx`` names ``max_tokens``;
   ``max_tokens=None`` means the rest of the context, which must hold at least one token (else
-  ``prompt``). Both are :class:`ContextLengthExceeded`.
+  ``prompt``). Both are :class:`ContextLengthExceeded`. A prompt is measured before it is tokenized
+  (:func:`check_prompt_text`, :func:`check_prompt_tokens`): a text with more bytes than the context
+  times the model's longest token, or a list of more ids than the context, is refused without
+  tokenizing or checking every id, so the work a prompt costs is bounded by the context.
 - **Candidates**: ``best_of`` (default ``n``) per prompt. Candidate ``i`` of a prompt draws one
   uniform per step from ``Generator(PCG64(SeedSequence([seed, i])))`` **(choice: ``i`` counts within
   its prompt, so equal prompts behave alike)**; without ``seed`` the first element is fresh OS entropy.
@@ -37,6 +40,8 @@ Rules implemented here:
 from __future__ import annotations
 
 import codecs
+import contextlib
+import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -70,11 +75,91 @@ class TokenizedPrompt:
     text: str
 
 
+#: Each model's longest token in bytes, computed once per model object.
+_LONGEST_TOKEN: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+
+
+def longest_token_bytes(model: Model) -> int:
+    """The byte length of the longest token of ``model``'s vocabulary (at least 1; cached per model)."""
+    try:
+        return _LONGEST_TOKEN[model]
+    except (KeyError, TypeError):
+        pass
+    longest = max(1, max(len(model.token_bytes(t)) for t in range(model.vocab_size)))
+    with contextlib.suppress(TypeError):  # a model that cannot be weakly referenced is measured each call
+        _LONGEST_TOKEN[model] = longest
+    return longest
+
+
+def check_prompt_tokens(prompt_tokens: int, n_ctx: int) -> None:
+    """A prompt longer than the context raises ``ContextLengthExceeded('prompt')``."""
+    if prompt_tokens > n_ctx:
+        raise ContextLengthExceeded(
+            "prompt", f"the prompt has {prompt_tokens} tokens, more than the model's context length of {n_ctx}")
+
+
+def check_prompt_text(model: Model, text: str) -> None:
+    """The context check before tokenizing: no token of ``model`` is longer than ``L`` bytes
+    (:func:`longest_token_bytes`), so a text of ``B`` UTF-8 bytes is at least ``ceil(B / L)`` tokens;
+    when that exceeds ``n_ctx`` the text raises ``ContextLengthExceeded('prompt')`` untokenized.
+
+    Holds for any tokenizer whose ids decode to at least the text's bytes (byte-level BPE, SentencePiece
+    with or without a dummy prefix or BOS). A text that passes has at most ``n_ctx * L`` bytes.
+    """
+    longest = longest_token_bytes(model)
+    limit = model.n_ctx * longest
+    if len(text) > limit:  # characters <= bytes: refused without even encoding the text
+        size = len(text)
+        unit = "characters"
+    else:
+        size = len(text.encode("utf-8"))
+        unit = "bytes"
+    if size > limit:
+        least = -(-size // longest)
+        raise ContextLengthExceeded(
+            "prompt", f"the prompt has at least {least} tokens ({size} {unit}, and no token of this model is "
+            f"longer than {longest} bytes), more than the model's context length of {model.n_ctx}")
+
+
+def tokenize_prompt(model: Model, text: str) -> list[int]:
+    """``model.tokenize(text)`` after :func:`check_prompt_text`, so the work is bounded by the context."""
+    check_prompt_text(model, text)
+    return model.tokenize(text)
+
+
+def prompt_count(prompt: Any) -> int:
+    """How many prompts :func:`normalize_prompts` makes of ``prompt``, from its shape alone (nothing is
+    tokenized or checked): one for a string or a list of token ids, else one per item (a malformed prompt
+    counts its items; :func:`normalize_prompts` refuses it)."""
+    if isinstance(prompt, str) or not isinstance(prompt, Sequence) or len(prompt) == 0:
+        return 1
+    if all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in prompt):
+        return 1
+    return len(prompt)
+
+
+def most_prompt_tokens(prompt: Any, n_ctx: int) -> int:
+    """An upper bound on the prompt tokens of ``prompt``, from its shape and size alone (nothing is
+    tokenized): per prompt its number of ids, or for a text its UTF-8 bytes plus one (no token of a
+    text is shorter than a byte; a tokenizer may add a BOS), each at most ``n_ctx`` (a longer prompt is
+    a context error). What echo with logprobs scores, one model call per prompt token."""
+    if isinstance(prompt, str):  # characters <= bytes: a long text is not even encoded
+        return n_ctx if len(prompt) >= n_ctx else min(n_ctx, len(prompt.encode("utf-8")) + 1)
+    if not isinstance(prompt, Sequence) or len(prompt) == 0:
+        return 0
+    if all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in prompt):
+        return min(n_ctx, len(prompt))
+    return sum(most_prompt_tokens(p, n_ctx) if isinstance(p, str) else
+               min(n_ctx, len(p)) if isinstance(p, Sequence) else 0 for p in prompt)
+
+
 def normalize_prompts(model: Model, prompt: Any) -> list[TokenizedPrompt]:
     """Each prompt's ids and text; a malformed prompt or an id outside the vocabulary raises
-    ``InvalidParameter('prompt')``."""
+    ``InvalidParameter('prompt')``; a prompt longer than the context (measured before tokenizing or
+    checking its ids) raises ``ContextLengthExceeded('prompt')``."""
 
     def ids_ok(ids: Sequence[Any]) -> list[int]:
+        check_prompt_tokens(len(ids), model.n_ctx)
         for t in ids:
             if isinstance(t, bool) or not isinstance(t, (int, np.integer)):
                 raise InvalidParameter("prompt", "token ids must be integers")
@@ -87,11 +172,11 @@ def normalize_prompts(model: Model, prompt: Any) -> list[TokenizedPrompt]:
         return TokenizedPrompt(checked, text)
 
     if isinstance(prompt, str):
-        return [TokenizedPrompt(model.tokenize(prompt), prompt)]
+        return [TokenizedPrompt(tokenize_prompt(model, prompt), prompt)]
     if not isinstance(prompt, Sequence) or len(prompt) == 0:
         raise InvalidParameter("prompt", "must be a string, a list of strings, or token ids (non-empty)")
     if all(isinstance(p, str) for p in prompt):
-        return [TokenizedPrompt(model.tokenize(p), p) for p in prompt]
+        return [TokenizedPrompt(tokenize_prompt(model, p), p) for p in prompt]
     if all(isinstance(p, (int, np.integer)) and not isinstance(p, bool) for p in prompt):
         return [from_ids(prompt)]
     if all(isinstance(p, Sequence) and not isinstance(p, str) for p in prompt):
@@ -107,9 +192,7 @@ def generation_budget(prompt_tokens: int, max_tokens: int | None, n_ctx: int) ->
     is ``None``, raises ``ContextLengthExceeded('prompt')``; prompt + ``max_tokens`` beyond ``n_ctx``
     raises ``ContextLengthExceeded('max_tokens')``.
     """
-    if prompt_tokens > n_ctx:
-        raise ContextLengthExceeded(
-            "prompt", f"the prompt has {prompt_tokens} tokens, more than the model's context length of {n_ctx}")
+    check_prompt_tokens(prompt_tokens, n_ctx)
     if max_tokens is None:
         if prompt_tokens == n_ctx:
             raise ContextLengthExceeded(

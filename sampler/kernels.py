@@ -16,11 +16,20 @@ contract's order (the ops live in :mod:`sampler.ops`, each naming its step):
 :func:`report`            reported logprobs, ``raw`` (:func:`raw_normaliser`) or ``processed``
 ========================  =====================================================================
 
-The row loop :func:`_sample_rows` is compiled once (``nogil``); :func:`sample_batch_full` runs it on
-the calling thread or, for big batches, on several threads at once, every copy taking the next row
-from one atomic counter (a descheduled thread on a busy machine delays one row, not half the batch). Each thread
-has its own scratch (four flat buffers, cut into :class:`Workspace` views inside the kernel),
-allocated once and reused: fresh megabyte buffers would cost more in page faults than the sampling.
+The row loop :func:`_sample_rows` is compiled once per logit dtype (``nogil``; the orchestrator is
+inlined into it, so numba builds one library for both instead of optimising the whole program twice);
+:func:`sample_batch_full` runs it on the calling thread or, for big batches, on several threads at
+once, every copy taking the next row from one atomic counter (a descheduled thread on a busy machine
+delays one row, not half the batch). Each thread has its own scratch (four flat buffers, cut into
+:class:`Workspace` views inside the kernel), allocated once and reused: fresh megabyte buffers would
+cost more in page faults than the sampling.
+
+Compilation (numba, ~15 s on a 2-core AVX2 machine with an empty cache, then loaded from numba's
+on-disk cache in well under a second) happens on first use, or ahead of it: :func:`warm_up_in_background`
+is started by code that is about to sample (the provider, when it builds its app), never by an import.
+One kernel serves: float64 logits whose values are all float32 values (llama.cpp's logits, copied)
+are read as float32 (:func:`kernel_logits`), so the float64 kernel is compiled only for logits that
+need it.
 """
 
 from __future__ import annotations
@@ -103,7 +112,7 @@ class Sample(NamedTuple):
     top_logprobs: np.ndarray
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def _sample_row(row: np.ndarray, s: Step, hist: np.ndarray, bias_ids: np.ndarray, bias_vals: np.ndarray,
                 ws: Workspace, top_ids: np.ndarray, top_lps: np.ndarray) -> tuple[int, int, float, float]:
     """One sampling step of SEMANTICS.md: ``(status, token, raw logprob, logprob in the mode)``; the
@@ -269,12 +278,25 @@ def _run_rows(a: np.ndarray, batch: Batch, capacity: int, out: Outputs, threads:
         f.result()
 
 
+def kernel_logits(a: np.ndarray) -> np.ndarray:
+    """The logits as the kernel reads them: float32 as given; float64 as float32 when every value
+    (NaN and infinities included) is a float32 value, so the narrowing is exact and the result is the
+    contract's either way; other float64 as given (the float64 kernel, compiled on first need)."""
+    if a.dtype == np.float64 and a.size:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            narrow = a.astype(np.float32)
+        if np.array_equal(narrow, a, equal_nan=True):
+            return narrow
+    return a
+
+
 def _as_logits2d(logits2d: np.ndarray) -> np.ndarray:
     a = np.asarray(logits2d)
     if a.dtype not in (np.float32, np.float64):
         a = a.astype(np.float64)
     if a.ndim != 2:
         raise InvalidLogits(f"logits must be two-dimensional (B, V), got shape {a.shape}")
+    a = kernel_logits(a)
     if not a.flags.c_contiguous:
         a = np.ascontiguousarray(a)
     return a
@@ -285,23 +307,31 @@ def pack_batch(
     top_k: int, processed: bool, logprobs: bool,
 ) -> tuple[Batch, int]:
     """The batch's parameters as arrays, and the largest number of ids one row patches. Checks the
-    bias ids (``check_logit_bias_ids``); the kernel checks the history ids (status ``ST_HISTORY``)."""
+    bias ids (``check_logit_bias_ids``, once per parameters object: a request's candidates share
+    one); the kernel checks the history ids (status ``ST_HISTORY``)."""
+    checked: set[int] = set()
     hist_ptr, bias_ptr, rows, hs, bias_ids, bias_vals = [0], [0], [], [], [], []
     capacity = 0
     for i, p in enumerate(params_list):
-        check_logit_bias_ids(p.logit_bias, vocab_size)
-        h = np.asarray(histories[i], np.int64).reshape(-1)
+        if id(p) not in checked:
+            check_logit_bias_ids(p.logit_bias, vocab_size)
+            checked.add(id(p))
+        h = histories[i]
+        if not (isinstance(h, np.ndarray) and h.dtype == np.int64 and h.ndim == 1):
+            h = np.asarray(h, np.int64).reshape(-1)
         hs.append(h)
         hist_ptr.append(hist_ptr[-1] + h.size)
-        bias_ptr.append(bias_ptr[-1] + len(p.logit_bias))
-        bias_ids.extend(p.logit_bias.keys())
-        bias_vals.extend(p.logit_bias.values())
-        capacity = max(capacity, h.size + len(p.logit_bias))
+        nb = len(p.logit_bias)
+        if nb:
+            bias_ids.extend(p.logit_bias.keys())
+            bias_vals.extend(p.logit_bias.values())
+        bias_ptr.append(bias_ptr[-1] + nb)
+        capacity = max(capacity, h.size + nb)
         rows.append((p.temperature, p.top_p, p.presence_penalty, p.frequency_penalty, us[i]))
     hist_ids = hs[0] if len(hs) == 1 else (np.concatenate(hs) if hs else np.zeros(0, np.int64))
-    batch = Batch(np.array(rows, np.float64).reshape(-1, 5), np.array([top_k, processed, logprobs], np.int64),
-                  np.array(hist_ptr, np.int64), hist_ids, np.array(bias_ptr, np.int64),
-                  np.array(bias_ids, np.int64), np.array(bias_vals, np.float64))
+    params = np.array(rows, np.float64).reshape(-1, 5)
+    batch = Batch(params, np.array([top_k, processed, logprobs], np.int64), np.array(hist_ptr, np.int64), hist_ids,
+                  np.array(bias_ptr, np.int64), np.array(bias_ids, np.int64), np.array(bias_vals, np.float64))
     return batch, capacity
 
 
@@ -391,22 +421,27 @@ def sample_next(logits: np.ndarray, params: SamplingParams, generated_ids: Seque
     return int(out.ints[1, 0])
 
 
-#: set to 0 to keep :mod:`sampler.kernels` from compiling in the background when imported
+#: set to 0 to keep :func:`warm_up_in_background` from compiling (a process that samples then compiles
+#: on its first call)
 WARM_UP_ENV = "OAIREF_SAMPLER_WARMUP"
 _WARMING: list[threading.Thread] = []
 
 
-def warm_up(dtypes: Sequence[type] = (np.float32, np.float64)) -> None:
+def warm_up(dtypes: Sequence[type] = (np.float32,)) -> None:
     """Compile the kernel for logits of each dtype now (or load it from numba's on-disk cache, which
-    takes well under a second once a first run has filled it)."""
+    takes well under a second once a first run has filled it). float32 is the kernel every model of
+    this project is served with (:func:`kernel_logits`)."""
     for dt in dtypes:
         sample_batch_full(np.zeros((1, 4), dt), [SamplingParams(temperature=0.5, top_p=0.9)], [[1]], [0.5], 1)
 
 
-def warm_up_in_background() -> threading.Thread:
-    """:func:`warm_up` on a daemon thread, started once per process (the thread is returned; join it
-    to wait). A sampling call made meanwhile waits for that compilation (numba's compiler lock)
-    instead of starting its own. Started when this module is imported unless ``OAIREF_SAMPLER_WARMUP=0``."""
+def warm_up_in_background() -> threading.Thread | None:
+    """:func:`warm_up` on a daemon thread, started once per process by code about to sample (the
+    provider when it builds its app); returns the thread, or None when ``OAIREF_SAMPLER_WARMUP=0``.
+    A sampling call made meanwhile waits for that compilation (numba's compiler lock) instead of
+    starting its own; :func:`wait_for_warm_up` waits for it."""
+    if os.environ.get(WARM_UP_ENV, "1") == "0":
+        return None
     with _POOL_LOCK:
         if not _WARMING:
             t = threading.Thread(target=_warm_up_quietly, name="oairef-sampler-warm-up", daemon=True)
@@ -415,10 +450,17 @@ def warm_up_in_background() -> threading.Thread:
         return _WARMING[0]
 
 
+def wait_for_warm_up(timeout: float | None = None) -> bool:
+    """Wait up to ``timeout`` seconds for the background warm-up, if one was started; True when none
+    is running any more."""
+    with _POOL_LOCK:
+        t = _WARMING[0] if _WARMING else None
+    if t is not None:
+        t.join(timeout)
+        return not t.is_alive()
+    return True
+
+
 def _warm_up_quietly() -> None:
     with contextlib.suppress(Exception):  # a real call compiles again and raises where it is seen
         warm_up()
-
-
-if os.environ.get(WARM_UP_ENV, "1") != "0":
-    warm_up_in_background()

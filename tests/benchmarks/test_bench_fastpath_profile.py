@@ -26,5 +26,8 @@ def test_profile_reports_every_op_and_draws_the_kernels_token() -> None:
         k = CONFIGS[name].logprobs
         want = sample_batch(logits[:1], [_params(inputs)], [inputs.histories[0]], [0.5], k).tokens[0]
         assert c["token_row0_u_0.5"] == int(want), name
+        assert set(c["batching"]) == {"b1_cell_ms", "b1_each_row_hot_ms", "batch_per_row_ms"}
+        assert all(v > 0 for v in c["batching"].values()), c["batching"]
     md = to_markdown(res)
     assert "### full" in md and "| head (estimate + collect) |" in md and np.isfinite(res["roofline_ms"])
+    assert "B = 1 on each of the 3 rows, hot (mean)" in md

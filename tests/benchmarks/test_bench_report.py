@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from benchmarks.configs import StepInputs
-from benchmarks.report import compile_targets, markdown, targets, to_document
+from benchmarks.report import compile_targets, markdown, targets, targets_table, to_document
 from benchmarks.runner import RunOutput, Settings, machine_info, run_plan, simd_summary
 from benchmarks.schema import BENCH_SCHEMA
 
@@ -21,10 +21,10 @@ def _row(impl: str, config: str, batch: int, median: float, shape: str = "gaussi
 
 def test_targets_compute_ratios_and_verdicts() -> None:
     rows = [
-        _row("oairef-numba", "top_p", 1, 1e-3, cpu_s=1e-3),
+        _row("oairef-numba", "top_p", 1, 1e-3, cpu_s=1e-3, loadavg=0.5),
         _row("numpy-textbook", "top_p", 1, 12e-3),
         _row("llama.cpp", "top_p", 1, 1.5e-3),
-        _row("oairef-numba", "top_p", 32, 16e-3, cpu_s=30e-3),
+        _row("oairef-numba", "top_p", 32, 16e-3, cpu_s=30e-3, loadavg=1.25),
     ]
     got = {t["target"]: t for t in targets(rows)}
     assert got["speed-up over numpy-textbook (B=1)"]["value"] == pytest.approx(12.0)
@@ -36,6 +36,9 @@ def test_targets_compute_ratios_and_verdicts() -> None:
     batch = got["B=32 throughput / B=1 throughput"]
     assert batch["value"] == pytest.approx(2.0) and batch["met"] is True
     assert batch["per_cpu_second_ratio"] == pytest.approx(32 * 1e-3 / 30e-3)
+    assert batch["loadavg"] == [0.5, 1.25]
+    md = targets_table({"targets": list(got.values())})
+    assert "| 2.00 (per CPU-second 1.07; load 0.5/1.2) | >= 1.7 | yes |" in md
 
 
 def test_targets_skip_what_was_not_measured() -> None:
@@ -66,23 +69,30 @@ def test_roofline_goals_differ_by_config_and_batching_is_judged_for_every_config
 
 def test_compile_targets_judge_cold_compile_and_ahead_of_use() -> None:
     assert compile_targets(None) == [] and compile_targets({"status": "error", "note": "x"}) == []
-    nc = {"status": "ok", "cold": {"import_s": 0.4, "first_call_s": 14.0, "second_call_s": 1e-4},
-          "ahead_of_use": {"import_s": 0.4, "warm_up_s": 30.0, "first_call_s": 2e-4}}
+    nc = {"status": "ok",
+          "cold": {"loadavg": 0.5, "import_s": 0.4, "first_call_s": 14.0, "first_call_cpu_s": 13.5,
+                   "first_call_llvm_cpu_s": 7.0, "functions_compiled": 60, "second_call_s": 1e-4},
+          "ahead_of_use": {"loadavg": 0.5, "ready_s": 15.0, "first_request_s": 0.004, "second_request_s": 0.003}}
     got = {t["target"].split(":")[0]: t for t in compile_targets(nc)}
     assert got["cold compile"]["met"] is False and got["cold compile"]["value"] == 14.0
-    assert got["ahead of use"]["met"] is True and got["ahead of use"]["warm_up_s"] == 30.0
+    assert got["ahead of use"]["met"] is True and got["ahead of use"]["ready_s"] == 15.0
+    slow = {**nc, "ahead_of_use": {**nc["ahead_of_use"], "first_request_s": 12.0}}
+    assert {t["target"].split(":")[0]: t for t in compile_targets(slow)}["ahead of use"]["met"] is False
     doc = to_document(RunOutput(machine=machine_info(1), settings={}, numba_compile=nc))
     md = markdown(doc)
-    assert "| cold compile: first call, fresh interpreter, s | - | full | 14.00 | <= 4 | no |" in md
-    assert "warm-up done 30.0 s after import" in md and "cold cache, no warm-up" in md
+    assert "| cold compile: first call, fresh interpreter, s | - | full | 14.00 (13.5 CPU s) | <= 4 | no |" in md
+    assert "server ready 15.0 s after start" in md and "| empty cache | 0.5 | 0.4 | 14 | 13.5 | 7 | 60 |" in md
+    assert "first request 4 ms" in md
 
 
 def test_machine_line_names_the_simd_level_and_the_load() -> None:
     assert simd_summary(["sse4_2", "avx", "avx2", "fma"]) == "AVX2 + FMA, no AVX-512"
     assert simd_summary(["avx2", "avx512f"]) == "AVX-512"
     m = machine_info(2)
-    md = markdown(to_document(RunOutput(machine={**m, "loadavg_at_start": [1.5, 1.0, 0.5]}, settings={})))
+    md = markdown(to_document(RunOutput(machine={**m, "loadavg_at_start": [1.5, 1.0, 0.5], "loadavg_at_end": 2.25},
+                                        settings={})))
     assert m["simd"] in md and "load average at the start 1.50/1.00/0.50" in md
+    assert "load at the end of the timed cells 2.25" in md
 
 
 def test_schema_rejects_rows_without_numbers_or_reasons() -> None:

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
+import numpy as np
 import openai
 
+from models import TinyModel
 from provider.app import create_app, run_in_thread
 
 API_KEY = "sk-test-key"
@@ -46,3 +50,25 @@ def wait_until(predicate: Callable[[], bool], *, timeout: float = 30.0, what: st
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(0.01)
+
+
+class GatedTiny(TinyModel):
+    """The tiny model whose ``logits`` waits for ``gate`` (bounded: after ``timeout`` s it goes on), so a
+    test can hold a generation running for as long as it needs. ``calls`` counts ``logits`` calls."""
+
+    def __init__(self, timeout: float = 60.0) -> None:
+        super().__init__()
+        self.gate = threading.Event()
+        self.timeout = timeout
+        self.calls = 0
+
+    def logits(self, ids: list[int]) -> np.ndarray:
+        self.calls += 1
+        self.gate.wait(self.timeout)
+        return super().logits(ids)
+
+
+@contextlib.contextmanager
+def serving(**kw: Any) -> Iterator[tuple[str, Any]]:
+    """``serve`` as a context manager: ``with serving(limits=...) as (url, app): ...``."""
+    yield from serve(**kw)

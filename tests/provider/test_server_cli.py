@@ -27,6 +27,22 @@ def test_serve_arguments() -> None:
         build_parser().parse_args(["serve", "--logprobs-mode", "cooked"])
 
 
+def test_limit_flags_default_to_the_named_limits() -> None:
+    from provider.limits import Limits
+
+    args = build_parser().parse_args(["serve"])
+    assert Limits(max_body_bytes=args.max_body_bytes, max_json_depth=args.max_json_depth,
+                  max_request_tokens=args.max_request_tokens, max_concurrency=args.max_concurrency,
+                  max_queue=args.max_queue) == Limits()
+    args = build_parser().parse_args(["serve", "--max-body-bytes", "10", "--max-json-depth", "3", "--max-queue", "0",
+                                      "--max-request-tokens", "7", "--max-concurrency", "2"])
+    assert (args.max_body_bytes, args.max_json_depth, args.max_queue, args.max_request_tokens,
+            args.max_concurrency) == (10, 3, 0, 7, 2)
+    for bad in (["--max-concurrency", "0"], ["--max-queue", "-1"], ["--max-body-bytes", "1e6"]):
+        with pytest.raises(SystemExit):
+            build_parser().parse_args(["serve", *bad])
+
+
 def test_building_the_parser_imports_no_heavy_package() -> None:
     """Every subcommand's options are built without importing numba, uvicorn, fastapi or the provider's
     faults (``--fault`` and ``--logprobs-mode`` are checked against their owners only when given)."""
@@ -46,7 +62,8 @@ def test_serve_bad_model_path_exits_2(capsys: pytest.CaptureFixture[str]) -> Non
 
 def test_serve_process_answers_and_stops() -> None:
     proc = subprocess.Popen([sys.executable, "-m", "oairef", "serve", "--port", "0", "--api-key", "sk-cli",
-                             "--log-level", "warning"], cwd=ROOT, stdout=subprocess.DEVNULL,
+                             "--log-level", "warning", "--served-model-name", "tiny", "--served-model-name", "alias",
+                             "--max-body-bytes", "4096"], cwd=ROOT, stdout=subprocess.DEVNULL,
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "200"})
     try:
         assert proc.stderr is not None
@@ -56,7 +73,10 @@ def test_serve_process_answers_and_stops() -> None:
         url = match.group(0)
         assert httpx.get(url.removesuffix("/v1") + "/health", timeout=30).json()["status"] == "ok"
         r = httpx.get(url + "/models", headers={"Authorization": "Bearer sk-cli"}, timeout=30)
-        assert r.status_code == 200 and r.json()["data"][0]["id"] == "tiny"
+        assert r.status_code == 200 and [m["id"] for m in r.json()["data"]] == ["tiny", "alias"]
+        r = httpx.post(url + "/completions", headers={"Authorization": "Bearer sk-cli"}, timeout=30,
+                       json={"model": "alias", "prompt": "x" * 5000, "max_tokens": 1})
+        assert r.status_code == 413  # --max-body-bytes reached the server
         assert httpx.get(url + "/models", timeout=5).status_code == 401
         r = httpx.post(url + "/completions", headers={"Authorization": "Bearer sk-cli"}, timeout=30,
                        json={"model": "tiny", "prompt": "The keeper", "max_tokens": 3, "seed": 1})

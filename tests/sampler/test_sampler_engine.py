@@ -21,7 +21,7 @@ from sampler import (
     stream_complete,
 )
 from sampler import reference as R
-from sampler.engine import generation_budget
+from sampler.engine import generation_budget, longest_token_bytes, most_prompt_tokens, prompt_count
 
 
 @pytest.fixture(scope="module")
@@ -353,3 +353,78 @@ def test_stop_and_stream_property(text: str, stops: list[str], max_tokens: int) 
     assert entries[0] == ch.logprobs
     for s in stops:
         assert s not in ch.text
+
+
+class CountingTiny(TinyModel):
+    """The tiny model, counting how much text it was asked to tokenize."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tokenized = 0
+
+    def tokenize(self, text: str) -> list[int]:
+        self.tokenized += len(text)
+        return super().tokenize(text)
+
+
+def test_a_prompt_beyond_any_context_is_refused_untokenized() -> None:
+    """No token of the tiny model is longer than L bytes, so more than n_ctx * L bytes cannot fit: the
+    prompt is refused (context_length_exceeded naming prompt) before a byte of it is tokenized."""
+    model = CountingTiny()
+    longest = longest_token_bytes(model)
+    assert longest == max(len(model.token_bytes(t)) for t in range(model.vocab_size))
+    limit = model.n_ctx * longest
+    for text in ("the keeper " * 200_000, "é" * (limit // 2 + 1), "x" * (limit + 1)):
+        with pytest.raises(ContextLengthExceeded) as info:
+            complete(model, text, SamplingParams(max_tokens=1))
+        assert info.value.param == "prompt" and "at least" in info.value.message
+        with pytest.raises(ContextLengthExceeded):
+            complete(model, ["ok", text], SamplingParams(max_tokens=1))
+    assert model.tokenized == 3 * len("ok")  # only the first prompt of each list
+    # at the bound the text is tokenized, and the exact count decides
+    with pytest.raises(ContextLengthExceeded) as info:
+        complete(model, "x" * limit, SamplingParams(max_tokens=1))
+    assert info.value.param == "prompt" and "at least" not in info.value.message
+    assert model.tokenized == 3 * len("ok") + limit
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.text(max_size=300))
+def test_the_untokenized_bound_never_refuses_a_prompt_that_fits(text: str) -> None:
+    """The bound's premise on the tiny model: a text of B bytes has at least ceil(B / L) tokens."""
+    model = TinyModel()
+    ids = model.tokenize(text)
+    assert len(ids) * longest_token_bytes(model) >= len(text.encode("utf-8"))
+
+
+def test_token_id_prompts_longer_than_the_context_are_refused_before_each_id_is_checked() -> None:
+    small = ScriptedModel(b"x" * 100, n_ctx=10)
+    with pytest.raises(ContextLengthExceeded) as info:
+        complete(small, [1] * 10 + [10**9], SamplingParams(max_tokens=0))
+    assert info.value.param == "prompt" and "11 tokens" in info.value.message
+    with pytest.raises(InvalidParameter) as info:  # within the context, each id is checked
+        complete(small, [1] * 8 + [10**9], SamplingParams(max_tokens=0))
+    assert "outside the vocabulary" in info.value.message
+
+
+@pytest.mark.parametrize(("prompt", "count"), [("a", 1), ("", 1), (["a", "b", "c"], 3), ([1, 2, 3], 1),
+                                               ([[1], [2, 3]], 2), ([], 1)])
+def test_prompt_count_is_the_number_of_prompts_generated(tiny: TinyModel, prompt: Any, count: int) -> None:
+    assert prompt_count(prompt) == count
+    if prompt != []:
+        assert len(complete(tiny, prompt, SamplingParams(max_tokens=1)).choices) == count
+
+
+@settings(max_examples=200, deadline=None, derandomize=True, database=None)
+@given(st.lists(st.text(max_size=60), min_size=1, max_size=4))
+def test_most_prompt_tokens_bounds_the_tokens_of_texts(texts: list[str]) -> None:
+    model = TinyModel()
+    assert most_prompt_tokens(texts, 2048) >= sum(len(model.tokenize(t)) for t in texts)
+    assert most_prompt_tokens(texts[0], 2048) >= len(model.tokenize(texts[0]))
+
+
+def test_most_prompt_tokens_counts_ids_and_caps_each_prompt_at_the_context() -> None:
+    assert most_prompt_tokens([5, 6, 7], 10) == 3
+    assert most_prompt_tokens([[5, 6], [7] * 30], 10) == 2 + 10
+    assert most_prompt_tokens("é" * 100, 10) == 10 and most_prompt_tokens("ab", 10) == 3
+    assert most_prompt_tokens(["ab", [1]], 10) == 4 and most_prompt_tokens([], 10) == 0

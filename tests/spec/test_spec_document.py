@@ -73,6 +73,6 @@ def test_error_schema_matches_documented_envelope(spec_doc: dict[str, Any], sche
     assert schemas["ErrorResponse"]["required"] == ["error"]
     assert schemas["ErrorResponse"]["properties"]["error"] == {"$ref": "#/components/schemas/Error"}
     assert set(schemas["Error"]["required"]) == {"message", "type", "param", "code"}
-    for name in ("BadRequest", "Unauthorized", "NotFound", "RateLimited", "InternalServerError"):
+    for name in ("BadRequest", "Unauthorized", "NotFound", "PayloadTooLarge", "RateLimited", "InternalServerError"):
         content = spec_doc["components"]["responses"][name]["content"]["application/json"]
         assert content["schema"] == {"$ref": "#/components/schemas/ErrorResponse"}

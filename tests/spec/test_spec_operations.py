@@ -199,6 +199,8 @@ def test_operation_contract(spec_doc: dict[str, Any], verb: str, path: str, meth
     assert codes[ok[0]]["content"], "2xx response without content"
     for code, name in ERROR_RESPONSES.items():
         assert codes[code] == {"$ref": f"#/components/responses/{name}"}
+    # a body can be too large exactly when the operation takes one
+    assert codes.get("413") == ({"$ref": "#/components/responses/PayloadTooLarge"} if "requestBody" in op else None)
     assert bool(op.get("deprecated")) == method.startswith(DEPRECATED_PREFIXES)
     # every {name} in the path is a declared path parameter
     item = spec_doc["paths"][path]
