@@ -66,6 +66,11 @@ FINDINGS: dict[str, Finding] = {
                                   _CHAIN + "; the default repeat penalty moves the repeated token too."),
     "penalties.frequency": Finding("repeat_penalty 1.1 by default",
                                    _CHAIN + "; the default repeat penalty moves the repeated token too."),
+    "penalties.prompt_not_counted": Finding(
+        "truncation raises x's share (not a prompt count)",
+        _CHAIN + ": the request sets only presence_penalty and T = 1, so top_k 40 and min_p 0.05 still cut the "
+                 "tail and x, a head token, comes up more often than its reported probability (higher, not lower: "
+                 "prompt tokens are not what moves it)."),
     "defaults.sampling": Finding("T 0.8, top_k 40, min_p 0.05, repeat 1.1",
                                  _CHAIN + ": with no sampling field the distribution is not softmax(z)."),
 }

@@ -44,10 +44,11 @@ FINDINGS: dict[str, Finding] = {
         f"(`tools/server/server-task.cpp:462-510`, `to_json_oaicompat_chat_stream`, `if (include_usage)`, {SRC}) "
         "instead of a separate chunk with `choices: []`."),
     "best_of.ranking": Finding(
-        "n 5 refused (n <= slots)",
-        "The check observes best_of's candidates with `n = 5`; llama-server refuses `n` above its slot "
-        f"count (`field_num(\"n_cmpl\") ->set_hard_limits(1, params_base.n_parallel) ->add_alias(\"n\")`, "
-        f"`tools/server/server-schema.cpp:62-65`, {SRC}), and `best_of` itself is not read on /v1/completions."),
+        "best_of ignored",
+        "`best_of` is not read on /v1/completions, so the n choices are the first n candidates, not the n "
+        "best by mean logprob (the check asks for n within the slot count: llama-server refuses `n` above it, "
+        f"`field_num(\"n_cmpl\") ->set_hard_limits(1, params_base.n_parallel) ->add_alias(\"n\")`, "
+        f"`tools/server/server-schema.cpp:62-65`, {SRC})."),
     "best_of.errors": Finding(
         "best_of ignored",
         "`oaicompat_completion_params_parse` would refuse `best_of` (\"Unsupported param: best_of\") and "
