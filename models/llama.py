@@ -152,10 +152,12 @@ class _SequenceCache:
     sequences.
 
     Rules: a request for ``ids`` reuses the sequence with the longest common prefix. If that
-    sequence is a prefix of ``ids`` it is extended in place; otherwise ``ids`` is decoded afresh (one
-    batched prompt pass) in a free or least recently used sequence, leaving the other intact. So ``n``
-    candidates sampled side by side (the engine's batch) each keep their own sequence and cost one
-    decode per token after their first, and echoed prompt scoring extends one sequence token by token.
+    sequence is a prefix of ``ids`` it is extended in place; otherwise ``ids`` goes to a free or least
+    recently used sequence, leaving the other intact: that sequence is cut back to what it shares with
+    ``ids`` (its own cells, so nothing is copied between sequences) and the rest decoded in one batched
+    pass. So ``n`` candidates sampled side by side (the engine's batch) share the prompt's cells of
+    whichever sequence they land in — more candidates than sequences re-decode only their own tokens,
+    not the prompt — and echoed prompt scoring extends one sequence token by token.
     Each sequence has its own stream of ``n_ctx`` KV cells (``kv_unified = False``), so one never
     evicts another's cells. (With llama-cpp-python 0.3.36 a unified cache shared by several sequences
     gave wrong logits after some histories — with or without ``seq_cp`` — which the tests caught.)
@@ -180,6 +182,8 @@ class _SequenceCache:
         self._vocab = int(llama.n_vocab())
         self._slots = [_Slot(i) for i in range(n_seq)]
         self._tick = 0
+        #: tokens decoded so far (what the prefix reuse saves shows here)
+        self.decoded_tokens = 0
 
     def logits(self, ids: list[int]) -> np.ndarray:
         self._tick += 1
@@ -195,8 +199,8 @@ class _SequenceCache:
             victim = self._victim(exclude=best)
             if victim is None:
                 slot = best
-            else:
-                slot, keep = victim, 0  # recompute in another sequence, leaving ``best`` intact
+            else:  # another sequence, leaving ``best`` intact; it keeps what it shares with ``ids``
+                slot, keep = victim, min(_common_prefix(victim.tokens, ids), len(ids) - 1)
         self._truncate(slot, keep)
         out = self._decode(slot, ids[keep:], keep)
         slot.tokens = list(ids)
@@ -217,6 +221,7 @@ class _SequenceCache:
         slot.logits = None
 
     def _decode(self, slot: _Slot, tokens: list[int], start: int) -> np.ndarray:
+        self.decoded_tokens += len(tokens)
         b = self._batch.batch
         for i in range(0, len(tokens), self._n_batch):
             chunk = tokens[i:i + self._n_batch]

@@ -19,6 +19,7 @@ SUBCOMMANDS: dict[str, tuple[str, str]] = {
     "codegen": ("codegen.cli", "regenerate generated/ from spec/openai.yaml (or --check it is current)"),
     "serve": ("provider.cli", "run the reference OpenAI-compatible provider"),
     "validate": ("validator.cli", "check a provider against the documented sampling semantics"),
+    "peers": ("peers.cli", "install, start and validate real peers (vLLM, llama.cpp, ...) side by side"),
     "bench": ("benchmarks.cli", "benchmark sampling speed against numpy, torch and llama.cpp"),
 }
 

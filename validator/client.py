@@ -12,7 +12,10 @@ strings, ...), so it speaks plain JSON over ``httpx``. Rules:
   the status it had. That is an answer, and a wrong one.
 - **Transport failures** — no connection, the deadline passed, the provider hung up mid-body —
   give ``status 0`` with the error as text (``transport`` is true). An error other than the deadline
-  is retried once within the same deadline (the validator's requests are seeded, so repeatable). After ``max_failures`` of them in
+  is retried once, on a fresh connection and within the same deadline (the validator's requests are
+  seeded, so repeatable; servers close kept-alive connections under a client's feet, and the pool's
+  other idle connections may be closed too). Every retry is recorded (``transport_retries``, and the
+  exchange's ``retried``) so the report says so. After ``max_failures`` failures in
   a row the client stops sending: every later exchange is a transport failure at once ("the
   provider stopped answering"), so a dead provider costs a few deadlines, not one per request.
 - The client counts requests (``requests_sent``) so the report can say what each check cost.
@@ -41,10 +44,13 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_EVENTS = 2000
 #: Transport failures in a row after which the provider is taken to have stopped answering.
 MAX_CONSECUTIVE_FAILURES = 3
-#: How often an exchange is sent again, within its deadline, after a transport error that is not the
-#: deadline (connection reset or refused, hang-up): every request the validator sends is seeded and
-#: safe to repeat, and servers do close kept-alive connections under a client's feet.
+#: How often an exchange is sent again, on a fresh connection within its deadline, after a transport
+#: error that is not the deadline (connection reset or refused, hang-up): every request the validator
+#: sends is seeded and safe to repeat, and servers do close kept-alive connections under a client's feet.
 TRANSPORT_RETRIES = 1
+#: Paths served at the server root rather than under ``/v1``: oairef's and llama-cpp-python's
+#: ``/extras``, vLLM's and llama.cpp's ``/tokenize``.
+ROOT_PATHS = ("/extras", "/tokenize")
 STOPPED = "the provider stopped answering"
 
 
@@ -134,6 +140,7 @@ class Exchange:
     elapsed_s: float
     events: list[str] | None = None  # SSE ``data:`` payloads, in order, for streamed requests
     failure: str | None = None  # why the answer is incomplete or missing (a cap, the deadline, ...)
+    retried: str | None = None  # the transport error after which it was sent again on a fresh connection
 
     @property
     def transport(self) -> bool:
@@ -161,6 +168,8 @@ class Exchange:
             out["events"] = len(self.events)
         if self.failure is not None:
             out["failure"] = self.failure
+        if self.retried is not None:
+            out["retried_after"] = self.retried
         return out
 
 
@@ -179,6 +188,8 @@ class Client:
     requests_sent: int = field(default=0, init=False)
     consecutive_failures: int = field(default=0, init=False)
     last_failure: str | None = field(default=None, init=False)
+    #: Exchanges sent again on a fresh connection: ``"POST /path: ErrorType: message"``, in order.
+    transport_retries: list[str] = field(default_factory=list, init=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -189,6 +200,10 @@ class Client:
         conns = max(1, self.concurrency) + 2
         self._http = httpx.Client(headers=headers, timeout=httpx.Timeout(self.timeout_s),
                                   transport=_transport(conns))
+
+    def _fresh(self) -> httpx.Client:
+        """A one-off client with this client's headers, timeout and deadline backend: a new connection."""
+        return httpx.Client(headers=self._http.headers, timeout=httpx.Timeout(self.timeout_s), transport=_transport(1))
 
     @property
     def root_url(self) -> str:
@@ -207,7 +222,7 @@ class Client:
         self._http.close()
 
     def _url(self, path: str) -> str:
-        if path.startswith("/extras"):
+        if path.startswith(ROOT_PATHS):
             return self.root_url + path
         return self.base_url + path
 
@@ -228,27 +243,40 @@ class Client:
             self.requests_sent += 1
         t0 = time.perf_counter()
         _deadline.at = time.monotonic() + self.timeout_s
+        retried: str | None = None
         try:
             for attempt in range(1 + TRANSPORT_RETRIES):
                 events: list[str] | None = [] if stream else None
+                http = self._http if retried is None else self._fresh()
                 try:
-                    with self._http.stream(method, self._url(path), json=body) as r:
+                    with http.stream(method, self._url(path), json=body) as r:
                         text, failure = self._read(r, events, max_events or self.max_events)
                         status = r.status_code
                     break
                 except httpx.TimeoutException as exc:
                     ex = Exchange(method, path, body, 0, f"no complete answer within the {self.timeout_s:g} s "
-                                  f"deadline ({type(exc).__name__})", time.perf_counter() - t0, events, "deadline")
+                                  f"deadline ({type(exc).__name__})", time.perf_counter() - t0, events, "deadline",
+                                  retried)
                     return self._record(ex)
                 except httpx.HTTPError as exc:
+                    error = f"{type(exc).__name__}: {exc}"
                     if attempt < TRANSPORT_RETRIES:
-                        continue  # e.g. a kept-alive connection the server had just closed: the same request again
-                    ex = Exchange(method, path, body, 0, f"{type(exc).__name__}: {exc}", time.perf_counter() - t0,
-                                  events, "transport")
+                        # e.g. a kept-alive connection the server had just closed: the same request again,
+                        # on a new connection (the pool's other idle ones may have been closed as well)
+                        retried = error
+                        with self._lock:
+                            self.transport_retries.append(f"{method} {path}: {error}")
+                        continue
+                    ex = Exchange(method, path, body, 0, error + (f" (retried after {retried})" if retried else ""),
+                                  time.perf_counter() - t0, events, "transport", retried)
                     return self._record(ex)
+                finally:
+                    if http is not self._http:
+                        http.close()
         finally:
             _deadline.at = None
-        return self._record(Exchange(method, path, body, status, text, time.perf_counter() - t0, events, failure))
+        return self._record(Exchange(method, path, body, status, text, time.perf_counter() - t0, events, failure,
+                                     retried))
 
     def _read(self, r: httpx.Response, events: list[str] | None, max_events: int) -> tuple[str, str | None]:
         """The body (or, for streams, the raw lines with ``events`` filled in) and the cap it hit, if any."""

@@ -4,9 +4,11 @@ Rules:
 - **Endpoints.** A minimal valid request (one token) to each selected endpoint: HTTP 404 or 405 that
   is not an OpenAI ``model_not_found`` error means the endpoint does not exist — its sub-tests are
   ``unsupported`` with that reason, never failures. Any other answer means it exists.
-- **n.** A two-choice request: two choices back means ``n`` is honoured and sampling loops ask for
-  up to the spec's maximum per request; one choice (ignored) or a 4xx (refused) means one sample per
-  request.
+- **n.** A two-choice request: two choices back means ``n`` is honoured; one choice (ignored) or a
+  4xx (refused) means one sample per request. Where it is honoured, sampling loops ask for up to the
+  largest ``n`` the provider accepts: the spec's maximum, halved while a one-token request with it is
+  refused with a 4xx (llama.cpp's llama-server refuses ``n`` above its slot count, which must bound the
+  loops, not end them).
 - **Logprobs.** A one-token request asking for the endpoint's most top logprobs: the statistical
   checks use reported logprobs when they come back (``--logprobs auto`` or ``require``), and samples
   alone when they are rejected (4xx), omitted or null (``auto``) or when told so (``never``). Under
@@ -59,8 +61,19 @@ def n_honoured(ctx: Context, ep: Endpoint) -> bool:
 
 
 def per_request(ctx: Context, ep: Endpoint) -> int:
-    """How many samples one request may ask for (``n``)."""
-    return ep.max_n if n_honoured(ctx, ep) else 1
+    """How many samples one request may ask for (``n``): 1 where ``n`` is not honoured, else the largest
+    power-of-two fraction of the spec's maximum that the provider accepts."""
+    key = f"n_cap:{ep.name}"
+    if key not in ctx.cache:
+        n = ep.max_n if n_honoured(ctx, ep) else 1
+        while n > 2:
+            ex = ctx.post(ep.path, ctx.body(max_tokens=1, n=n, temperature=1.0, seed=ctx.next_seed(),
+                                            **ep.prompt_fields(PROBE_PROMPT)))
+            if not 400 <= ex.status < 500:
+                break
+            n //= 2
+        ctx.cache[key] = n
+    return int(ctx.cache[key])
 
 
 def logprobs_reported(ctx: Context, ep: Endpoint) -> str | None:

@@ -7,6 +7,9 @@ Rules:
 - Per generated token, ``top(choice)`` gives ``{token text: logprob}`` of the reported alternatives
   plus the chosen token (completions reports it among ``top_logprobs`` already; chat reports it beside
   them). ``None`` means the provider sent no logprobs for the choice.
+- A completions choice whose logprobs come in the chat shape (``logprobs.content[]``, as llama.cpp's
+  llama-server answers) is read in that shape, so the statistical checks still judge the sampling;
+  ``logprobs.shape`` fails the shape itself, once.
 - A choice's text is ``text`` (completions) or ``message.content`` (chat, null read as ""); a streamed
   chunk's is ``text`` or ``delta.content``.
 """
@@ -55,6 +58,12 @@ class Endpoint:
     def logprob_fields(self, k: int) -> dict[str, Any]:
         return {"logprobs": True, "top_logprobs": k} if self.is_chat else {"logprobs": k}
 
+    def token_fields(self) -> dict[str, Any]:
+        """The fields that make a provider report the generated tokens: logprobs with one alternative
+        (llama.cpp's llama-server reports no logprobs at all for 0 alternatives — a departure
+        ``logprobs.shape`` fails —, and checks that only read tokens must not fail for it again)."""
+        return self.logprob_fields(1)
+
     def text(self, choice: Any) -> str:
         if not isinstance(choice, dict):
             return ""
@@ -78,10 +87,20 @@ class Endpoint:
             return None
         return content
 
+    def _chat_shaped(self, choice: Any, field: str) -> list[dict[str, Any]] | None:
+        """``logprobs.content`` when the choice is read in the chat shape: always on chat; on completions
+        when ``logprobs.<field>`` is not a list but ``logprobs.content`` is (llama-server)."""
+        if self.is_chat:
+            return self._chat_content(choice)
+        lp = choice.get("logprobs") if isinstance(choice, dict) else None
+        if isinstance(lp, dict) and not isinstance(lp.get(field), list):
+            return self._chat_content(choice)
+        return None
+
     def tokens(self, choice: Any) -> list[str] | None:
         """The generated tokens' texts, or ``None`` without logprobs."""
-        if self.is_chat:
-            content = self._chat_content(choice)
+        content = self._chat_shaped(choice, "tokens")
+        if content is not None or self.is_chat:
             return None if content is None else [str(e.get("token", "")) for e in content]
         lp = choice.get("logprobs") if isinstance(choice, dict) else None
         toks = lp.get("tokens") if isinstance(lp, dict) else None
@@ -89,8 +108,8 @@ class Endpoint:
 
     def top(self, choice: Any) -> list[dict[str, float]] | None:
         """Per generated token, the reported alternatives and the chosen token with their logprobs."""
-        if self.is_chat:
-            content = self._chat_content(choice)
+        content = self._chat_shaped(choice, "top_logprobs")
+        if content is not None or self.is_chat:
             if content is None:
                 return None
             out = []
@@ -112,8 +131,8 @@ class Endpoint:
 
     def chosen_logprobs(self, choice: Any) -> list[float | None] | None:
         """The chosen tokens' logprobs (``None`` entries where absent), or ``None`` without logprobs."""
-        if self.is_chat:
-            content = self._chat_content(choice)
+        content = self._chat_shaped(choice, "token_logprobs")
+        if content is not None or self.is_chat:
             return None if content is None else [
                 float(e["logprob"]) if isinstance(e.get("logprob"), int | float) else None for e in content]
         lp = choice.get("logprobs") if isinstance(choice, dict) else None

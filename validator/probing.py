@@ -39,6 +39,7 @@ from validator.discovery import per_request
 from validator.endpoints import Endpoint, choices
 from validator.rules import LOGPROBS_MODES
 from validator.stats import g_test, min_detectable_w
+from validator.token_ids import token_id, tokenize
 
 RAW, PROCESSED = LOGPROBS_MODES
 
@@ -140,6 +141,19 @@ def draw(ctx: Context, ep: Endpoint, prompt: str, target: int, classify: Callabl
     return Draw(counts, seen, sent)
 
 
+#: Most times ``--samples`` a conditional test draws to make up for a low coverage (``conditional_target``).
+MAX_COVERAGE_FACTOR = 4
+
+
+def conditional_target(ctx: Context, d: Dist) -> int:
+    """Samples to draw for a test conditional on the reported tokens of ``d``: ``--samples`` divided by their
+    coverage (at most :data:`MAX_COVERAGE_FACTOR` times ``--samples``), so that about ``--samples`` of them
+    fall among the tested tokens — on a flat distribution (chat's top 20 of a tiny model cover a fifth of
+    the mass) the rest would leave the test without power."""
+    cover = max(d.coverage - sum(math.exp(v) for t, v in d.logprobs.items() if looks_special(t)), 1e-9)
+    return min(MAX_COVERAGE_FACTOR * ctx.settings.samples, math.ceil(ctx.settings.samples / min(cover, 1.0)))
+
+
 def sample_first_tokens(ctx: Context, ep: Endpoint, prompt: str, target: int, **params: Any) -> tuple[Counter[str], int]:
     """About ``target`` one-token completions of ``prompt`` with ``params``, counted by their text
     (a choice that ended on the end-of-text token is counted as ``""``). Returns counts and requests."""
@@ -235,38 +249,16 @@ def spread_dist(ctx: Context, ep: Endpoint) -> Dist:
 
 
 # ------------------------------------------------------------------------------ token ids
-def token_id(ctx: Context, text: str) -> int:
-    """The single token id of ``text`` via ``/extras/tokenize`` (leading special tokens such as BOS,
-    i.e. whatever ``tokenize("")`` returns, are removed). :class:`Skipped` when unavailable."""
-    cache = ctx.cache.setdefault("token_ids", {})
-    if text in cache:
-        return cache[text]
-    empty = ctx.post("/extras/tokenize", {"model": ctx.model, "input": ""})
-    if empty.status in (404, 405):
-        raise Skipped("the provider has no /extras/tokenize endpoint, so logit_bias token ids are unknown")
-    if empty.status != 200:
-        raise Skipped(f"/extras/tokenize answered HTTP {empty.status}: {empty.text[:120]}")
-    prefix = list((empty.json() or {}).get("tokens") or [])
-    ex = ctx.post("/extras/tokenize", {"model": ctx.model, "input": text})
-    ids = list((ex.json() or {}).get("tokens") or []) if ex.status == 200 else []
-    if ids[: len(prefix)] == prefix:
-        ids = ids[len(prefix):]
-    if len(ids) != 1:
-        raise Skipped(f"/extras/tokenize gives {ids!r} for {text!r}, not a single token id")
-    cache[text] = int(ids[0])
-    return int(ids[0])
-
-
-def prompt_contains_token(ctx: Context, prompt: str, x: str) -> bool:
-    """Whether ``prompt`` tokenizes with ``x`` as one of its tokens (by /extras/tokenize when the provider
-    has it; otherwise by text, the best available guess)."""
+def prompt_contains_token(ctx: Context, ep: Endpoint, prompt: str, x: str) -> bool:
+    """Whether ``prompt`` tokenizes with ``x`` as one of its tokens (by the provider's tokenizer endpoint
+    when it has one, see :mod:`validator.token_ids`; otherwise by text, the best available guess)."""
+    ids = tokenize(ctx, prompt)
+    if ids is None:
+        return x in prompt
     try:
-        x_id = token_id(ctx, x)
+        return token_id(ctx, ep, x) in ids
     except Skipped:
         return x in prompt
-    ex = ctx.post("/extras/tokenize", {"model": ctx.model, "input": prompt})
-    ids = (ex.json() or {}).get("tokens") if ex.status == 200 else None
-    return x_id in ids if isinstance(ids, list) else x in prompt
 
 
 # ------------------------------------------------------------------------- penalty probes
@@ -344,7 +336,7 @@ def _share(logits: dict[str, float], x: str, shift: float) -> float:
 
 def _probe_for(ctx: Context, ep: Endpoint, d: Dist, x: str) -> RepeatProbe | None:
     """The best-informed probe forcing ``x`` after ``d.prompt`` (``None`` when x will not repeat)."""
-    x_id = token_id(ctx, x)
+    x_id = token_id(ctx, ep, x, d.prompt)
     # A large bias makes (x, x) near certain; raw logprobs do not depend on it (processed ones are
     # corrected below), so one forced history tells the logprobs at steps 1-3 for any bias.
     bias0 = PROBE_BIASES[0]
@@ -425,7 +417,7 @@ def sample_third_after_repeat(ctx: Context, ep: Endpoint, probe: RepeatProbe, ta
     """Three-token completions with the probe's logit_bias; count token 3 among choices whose tokens
     1 and 2 are both ``x``. Returns (counts, choices seen, requests sent)."""
     d = draw(ctx, ep, probe.prompt, target, third_after(ep, probe.x), max_tokens=3,
-             logit_bias={str(probe.x_id): probe.bias}, **ep.logprob_fields(0), **params)
+             logit_bias={str(probe.x_id): probe.bias}, **ep.token_fields(), **params)
     return d.counts, d.seen, d.sent
 
 
@@ -448,8 +440,8 @@ def repeat_candidates(ep: Endpoint, prompt: str, x: str) -> list[str]:
 
 
 def prompt_repeat_probe(ctx: Context, ep: Endpoint) -> PromptRepeatProbe:
-    """A prompt with a likely next token ``x`` among its own tokens (verified with /extras/tokenize when
-    the provider has it), x reported again after it: the best ``q (1 - q)`` times coverage."""
+    """A prompt with a likely next token ``x`` among its own tokens (verified with the provider's tokenizer
+    endpoint when it has one), x reported again after it: the best ``q (1 - q)`` times coverage."""
     key = f"prompt_repeat:{ep.name}"
     if key in ctx.cache:
         return ctx.cache[key]
@@ -461,7 +453,7 @@ def prompt_repeat_probe(ctx: Context, ep: Endpoint) -> PromptRepeatProbe:
             continue
         for x in d.usable_tokens()[:2]:
             for p2 in repeat_candidates(ep, p, x):
-                if not prompt_contains_token(ctx, p2, x):
+                if not prompt_contains_token(ctx, ep, p2, x):
                     continue
                 try:
                     d2 = baseline_first_step(ctx, ep, p2)

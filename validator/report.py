@@ -10,11 +10,12 @@ JSON schema (``schema_version`` 1; fields and verdict values are only ever added
                    "max_requests_per_check": int, "time_budget_s": float, "strict": bool,
                    "endpoints": [str], "logprobs": "auto"|"require"|"never"},
       "summary": {"pass": int, "fail": int, "unsupported": int, "skipped": int, "error": int,
-                  "failed": bool, "exit_status": int, "duration_s": float, "requests": int},
+                  "failed": bool, "exit_status": int, "duration_s": float, "requests": int,
+                  "transport_retries": int},
       "checks": [{
           "id": str, "title": str, "verdict": "pass"|"fail"|"unsupported"|"skipped"|"error",
           "summary": str, "rule": str, "method": str, "statistical": bool, "duration_s": float,
-          "requests": int,
+          "requests": int, "transport_retries": [str],
           "parts": [{"endpoint": str, "verdict": str, "summary": str, "method"?: "logprobs"|"samples"}],
           "failures": [str],
           "tests": [{"name", "statistic", "df", "p_value", "p_holm", "n", "endpoint"?, "method"?,
@@ -22,12 +23,13 @@ JSON schema (``schema_version`` 1; fields and verdict values are only ever added
                      "note"?}],
           "details": {...check-specific, per endpoint...},
           "evidence": [{"request": str, "body": obj|null, "status": int, "response": str, "events"?: int,
-                        "failure"?: str}]
+                        "failure"?: str, "retried_after"?: str}]
       }]
     }
 
 ``verdict`` is the check's own verdict; with ``strict`` the summary counts ``unsupported`` as ``fail``.
-``error`` means the check could not be judged (the provider gave no usable answer).
+``error`` means the check could not be judged (the provider gave no usable answer). ``transport_retries``
+lists the exchanges sent again on a fresh connection after a transport error (``validator.client``).
 """
 
 from __future__ import annotations
@@ -53,7 +55,7 @@ def to_json(run: Run) -> dict[str, Any]:
         "settings": {**run.settings.__dict__, "endpoints": list(run.settings.endpoints), "strict": run.strict},
         "summary": {**{v: counts.get(v, 0) for v in VERDICTS}, "failed": run.failed,
                     "exit_status": run.exit_status, "duration_s": round(run.duration_s, 2),
-                    "requests": run.requests_sent},
+                    "requests": run.requests_sent, "transport_retries": len(run.transport_retries)},
         "checks": [r.as_dict() for r in run.results],
     }
 
@@ -90,6 +92,9 @@ def to_markdown(run: Run, title: str = "oairef validate report", preface: str = 
         f"{run.settings.seed}, endpoints {', '.join(run.settings.endpoints)}, logprobs {run.settings.logprobs}"
         f"{', quick' if run.settings.quick else ''}{', strict' if run.strict else ''}.",
         "",
+        *([f"{len(run.transport_retries)} exchange(s) were sent again on a fresh connection after a transport "
+           f"error (first: {_cell(run.transport_retries[0])[:200]}); each check lists its own.", ""]
+          if run.transport_retries else []),
         "| check | verdict | per endpoint (method) | requests | summary |",
         "|---|---|---|---|---|",
     ]

@@ -59,6 +59,8 @@ class Result:
     evidence: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     requests: int = 0
+    #: Exchanges of this check sent again on a fresh connection after a transport error (client.py).
+    retries: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         out = self.outcome
@@ -72,6 +74,7 @@ class Result:
             "statistical": self.check.statistical,
             "duration_s": round(self.duration_s, 3),
             "requests": self.requests,
+            "transport_retries": self.retries,
             "parts": [p.as_dict() for p in out.parts] if out else [],
             "failures": out.failures if out else ([self.error] if self.error else []),
             "tests": [t.as_dict() for t in out.tests] if out else [],
@@ -127,9 +130,11 @@ def decide(outcome: Outcome, alpha: float) -> str:
 def run_check(chk: Check, ctx: Context) -> Result:
     t0 = time.perf_counter()
     sent0 = ctx.client.requests_sent
+    retried0 = len(ctx.client.transport_retries)
 
     def done(verdict: str, summary: str, **kw: Any) -> Result:
-        return Result(chk, verdict, summary, time.perf_counter() - t0, requests=ctx.client.requests_sent - sent0, **kw)
+        return Result(chk, verdict, summary, time.perf_counter() - t0, requests=ctx.client.requests_sent - sent0,
+                      retries=ctx.client.transport_retries[retried0:], **kw)
 
     if ctx.client.stopped:
         return done(ERROR, ctx.client.stopped_reason(), error=ctx.client.stopped_reason())
@@ -170,6 +175,7 @@ class Run:
     duration_s: float
     requests_sent: int
     strict: bool = False
+    transport_retries: list[str] = field(default_factory=list)
 
     def effective(self, r: Result) -> str:
         return FAIL if self.strict and r.verdict == UNSUPPORTED else r.verdict
@@ -211,4 +217,5 @@ def run_checks(client: Client, model: str, settings: Settings, checks: list[Chec
         results.append(r)
         if on_done:
             on_done(r)
-    return Run(client.base_url, model, settings, results, time.perf_counter() - t0, client.requests_sent, strict)
+    return Run(client.base_url, model, settings, results, time.perf_counter() - t0, client.requests_sent, strict,
+               list(client.transport_retries))

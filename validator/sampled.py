@@ -36,7 +36,6 @@ from validator.probing import (
     prompt_contains_token,
     prompts_for,
     repeat_candidates,
-    token_id,
     worth,
 )
 from validator.stats import (
@@ -47,6 +46,7 @@ from validator.stats import (
     shared_base_test,
     transformed,
 )
+from validator.token_ids import token_id
 
 #: Every sampling field at its documented neutral value: the arm the base distribution is fitted from.
 BASE: dict[str, Any] = {"temperature": 1.0, "top_p": 1.0, "presence_penalty": 0.0, "frequency_penalty": 0.0}
@@ -177,10 +177,16 @@ def arms_test(name: str, labels: list[str], arms: list[Arm], cats: list[str], al
     bins = cats + ([OTHER] if len(arms[0].counts) > len(cats) else [])
     observed = {lab: dict(zip(bins, (int(c) for c in a.counts), strict=True)) for lab, a in zip(labels, arms, strict=True)}
     fitted = dict(zip([bins[i] for i in res.kept], (round(float(v), 5) for v in res.base), strict=True))
+    # each arm's prediction: the fitted base under the arm's own transform (what the contract says it samples)
+    predicted: dict[str, Any] = {"fitted base p": fitted}
+    for lab, a in zip(labels, arms, strict=True):
+        shift = None if a.shift is None else [a.shift[i] for i in res.kept]
+        q = transformed(res.base, a.temperature, shift) if len(res.kept) >= 2 else res.base
+        predicted[lab] = dict(zip([bins[i] for i in res.kept], (round(float(v), 5) for v in q), strict=True))
     return StatTest(
         name=name, statistic=round(res.statistic, 4), df=res.df, p_value=res.p_value, n=res.n,
         min_detectable_w=round(min_detectable_w(min(sizes), max(res.df, 1), alpha), 4) if min(sizes) else None,
-        observed=observed, expected={"fitted base p": fitted},
+        observed=observed, expected=predicted,
         note=("likelihood-ratio test of one base distribution for every arm (constrained joint multinomial "
               f"fit) against a free distribution per arm; arm sizes {sizes}; w for the smallest arm"
               + (f"; {note}" if note else "")),
@@ -275,7 +281,7 @@ def repeat_probe(ctx: Context, ep: Endpoint) -> RepeatProbe:
 
     for x in usable(sp.counts)[:3]:
         try:
-            ids[x] = token_id(ctx, x)
+            ids[x] = token_id(ctx, ep, x, sp.prompt)
         except Skipped:
             continue
         for bias in PILOT_BIASES:
@@ -323,7 +329,7 @@ def prompt_repeat(ctx: Context, ep: Endpoint) -> PromptRepeat:
         base = pilot(ctx, ep, p)
         for x in usable(base.counts)[:2]:
             for p2 in repeat_candidates(ep, p, x):
-                if not prompt_contains_token(ctx, p2, x):
+                if not prompt_contains_token(ctx, ep, p2, x):
                     continue
                 pl = pilot(ctx, ep, p2)
                 q = pl.share(x)

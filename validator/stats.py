@@ -79,6 +79,26 @@ def binom_p_value(k: int, n: int, p: float, alternative: str = "two-sided") -> f
     return float(sps.binomtest(k, n, p, alternative=alternative).pvalue)
 
 
+def binom_lower_detectable(n: int, p0: float, alpha: float, power: float = 0.99) -> float | None:
+    """The largest success probability that a one-sided (lower) exact binomial test of ``p0`` at ``alpha``
+    rejects with ``power`` in ``n`` draws; ``None`` when even probability 0 is not rejected."""
+    if n <= 0 or p0 <= 0:
+        return None
+    k_crit = int(sps.binom.ppf(alpha, n, p0))  # the largest k with P(X <= k) <= alpha is k_crit or k_crit - 1
+    while k_crit >= 0 and sps.binom.cdf(k_crit, n, p0) > alpha:
+        k_crit -= 1
+    if k_crit < 0:
+        return None
+    lo, hi = 0.0, p0  # cdf(k_crit; p) falls as p rises: find where it crosses ``power``
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        if sps.binom.cdf(k_crit, n, mid) >= power:
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
 def holm(p_values: Sequence[float]) -> list[float]:
     """Holm-adjusted p-values (same order as given); reject where adjusted <= alpha."""
     m = len(p_values)

@@ -52,6 +52,24 @@ def test_interleaved_sequences_match_a_fresh_model() -> None:
         np.testing.assert_allclose(shared.logits(ids), fresh.logits(ids), atol=1e-3)
 
 
+def test_candidates_beyond_the_sequences_reuse_the_prompt() -> None:
+    """n candidates sampled side by side with more candidates than KV sequences: each step's logits
+    are a fresh decode's, and a candidate landing in another candidate's sequence re-decodes only its
+    own tokens, not the prompt (the prompt is decoded once per sequence, 3 here)."""
+    shared = LlamaModel(smollm2_path(), n_seq=3)
+    fresh = LlamaModel(smollm2_path(), n_seq=1)
+    prompt = shared.tokenize("<|im_start|>user\nTell me a story about a dragon and a knight.<|im_end|>\n")
+    rng = np.random.default_rng(1)
+    histories: list[list[int]] = [[] for _ in range(8)]
+    for _step in range(3):
+        for h in histories:
+            np.testing.assert_allclose(shared.logits(prompt + h), fresh.logits(prompt + h), atol=1e-3)
+            h.append(int(rng.integers(100, 5000)))
+    steps = sum(len(h) for h in histories)  # 8 candidates x 3 steps = 24 calls
+    # re-decoding the prompt for each candidate would cost ~ steps * len(prompt) (> 400 tokens here)
+    assert shared._cache.decoded_tokens <= 3 * len(prompt) + 2 * steps, (shared._cache.decoded_tokens, len(prompt))
+
+
 def test_smollm2_greedy_chat_is_deterministic_argmax(smol: tuple[str, Any]) -> None:
     url, app = smol
     model = app.state.oairef.model

@@ -159,3 +159,26 @@ def test_clopper_pearson_matches_scipy() -> None:
     for k, n in ((0, 50), (7, 50), (50, 50), (120, 4000)):
         ci = sps.binomtest(k, n).proportion_ci(confidence_level=0.999, method="exact")
         assert clopper_pearson(k, n, 0.999) == pytest.approx((ci.low, ci.high))
+
+
+def test_binom_lower_detectable_achieves_the_power_and_is_the_largest() -> None:
+    from validator.stats import binom_lower_detectable
+
+    n, p0, alpha = 300, 0.2, 1e-4
+    p1 = binom_lower_detectable(n, p0, alpha)
+    assert p1 is not None and 0 < p1 < p0
+    k_crit = max(k for k in range(n + 1) if sps.binom.cdf(k, n, p0) <= alpha)
+    assert sps.binom.cdf(k_crit, n, p1) == pytest.approx(0.99, abs=1e-6)
+    assert binom_lower_detectable(5, 0.01, alpha) is None  # even never seeing it is not significant
+
+
+def test_arms_test_predicts_each_arm_from_the_fitted_base_under_its_own_setting() -> None:
+    from validator.sampled import arms_test
+
+    base = np.array([0.5, 0.3, 0.2])
+    arms = [Arm(tuple(1000 * base)), Arm(tuple(1000 * transformed(base, 0.5)), 0.5)]
+    t = arms_test("T", ["T=1", "T=0.5"], arms, ["a", "b", "c"], 1e-4)
+    assert t.expected is not None and t.observed is not None
+    assert list(t.expected["T=0.5"].values()) == pytest.approx(list(transformed(base, 0.5)), abs=1e-4)
+    assert list(t.expected["fitted base p"].values()) == pytest.approx(list(base), abs=1e-4)
+    assert t.observed["T=0.5"]["a"] == int(1000 * transformed(base, 0.5)[0])

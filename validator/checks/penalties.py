@@ -14,17 +14,20 @@ the conditioning history frequent.
   explained by one base distribution with x shifted by exactly the predicted amount (likelihood-ratio
   test); histories are read from the text (``validator.sampled``).
 
-On chat the prompt side is the user message: it contains x (verified with /extras/tokenize), and a
+On chat the prompt side is the user message: it contains x (verified with the provider's tokenizer endpoint where it has one), and a
 provider that counts prompt tokens lowers x already at the first generated token.
 """
 
 from __future__ import annotations
 
+import math
+from collections import Counter
+
 import numpy as np
 
 from validator import rules
 from validator.checks.base import check, per_endpoint
-from validator.context import METHOD_LOGPROBS, METHOD_SAMPLES, Context, Outcome
+from validator.context import METHOD_LOGPROBS, METHOD_SAMPLES, Context, Outcome, StatTest
 from validator.discovery import method
 from validator.endpoints import Endpoint
 from validator.probing import (
@@ -47,7 +50,7 @@ from validator.sampled import (
 from validator.sampled import (
     repeat_probe as sampled_repeat_probe,
 )
-from validator.stats import Arm, shared_base_test
+from validator.stats import Arm, binom_lower_detectable, binom_p_value, shared_base_test
 
 
 def _third_token_check(ctx: Context, ep: Endpoint, presence: float, frequency: float) -> Outcome:
@@ -97,7 +100,8 @@ def _third_token_samples(ctx: Context, ep: Endpoint, presence: float, frequency:
     """Both endpoints. Three-token completions with logit_bias {x: b} and presence_penalty = -1 (T = 1);
     token 3 given tokens 1 and 2 both x: with logprobs, G-tested against the reported raw logprobs for that
     context with x's logit raised by b + 1 (presence counts once, although c[x] = 2); without, tested against
-    the same completions without the penalty (one base, x shifted by +1). Needs /extras/tokenize for x's id.""",
+    the same completions without the penalty (one base, x shifted by +1). x's id from a tokenizer endpoint or
+    learnt by logit_bias bans (validator.token_ids).""",
     statistical=True,
 )
 def presence(ctx: Context) -> Outcome:
@@ -111,7 +115,8 @@ def presence(ctx: Context) -> Outcome:
     """Both endpoints. Three-token completions with logit_bias {x: b} and frequency_penalty = -0.75 (T = 1);
     token 3 given tokens 1 and 2 both x: with logprobs, G-tested against the reported raw logprobs with x's
     logit raised by b + 2 * 0.75; without, against the same completions without the penalty (x shifted by
-    +1.5). Needs /extras/tokenize for x's id.""",
+    +1.5). x's id from a tokenizer endpoint or
+    learnt by logit_bias bans (validator.token_ids).""",
     statistical=True,
 )
 def frequency(ctx: Context) -> Outcome:
@@ -125,7 +130,9 @@ def frequency(ctx: Context) -> Outcome:
     """Both endpoints. A prompt containing token x after which x is likely next — completions
     P + x + "\\n" + P, chat a user message ending in x — and one-token completions with presence_penalty =
     1.5 (T = 1). Nothing has been sampled yet, so the contract predicts the unpenalised distribution: with
-    logprobs the reported one (G-test); without, the same prompt's samples with no penalty (likelihood-ratio
+    logprobs the reported one (G-test over the reported tokens, and x's count among all samples against
+    exp(l_x), one-sided binomial: a provider that pushes every prompt token down together leaves the
+    conditional test without power); without, the same prompt's samples with no penalty (likelihood-ratio
     test of one distribution for both, power stated as the shift of x it detects). A provider that counts
     prompt tokens lowers x (and other prompt tokens) already at step 1.""",
     statistical=True,
@@ -146,13 +153,40 @@ def _prompt_not_counted(ctx: Context, ep: Endpoint) -> Outcome:
     n = sum(counts.get(t, 0) for t in tokens)
     share = counts.get(probe.x, 0) / n if n else 0.0
     predicted = probs[tokens.index(probe.x)]
-    if test.p_value <= ctx.settings.alpha and share < predicted:
+    absolute = _x_among_all(counts, probe.x, math.exp(d.logprobs[probe.x]), ctx.settings.alpha)
+    k_x, total = counts.get(probe.x, 0), sum(counts.values())
+    if min(test.p_value, absolute.p_value) <= ctx.settings.alpha and (share < predicted or absolute.statistic < 0):
         hint = "significantly lower than predicted: prompt tokens are counted"
     else:
         hint = "no significant drop: prompt tokens not counted"
-    return Outcome(None, f"share of {probe.x!r} {share:.3f} vs predicted {predicted:.3f} ({hint})",
-                   tests=[test], details={"baseline": d.as_dict(), "x": probe.x, "x_share": share,
-                                          "x_predicted": predicted}, method=METHOD_LOGPROBS)
+    return Outcome(None, f"share of {probe.x!r} {share:.3f} vs predicted {predicted:.3f}; {k_x} of {total} samples vs "
+                   f"{total * math.exp(d.logprobs[probe.x]):.1f} predicted ({hint})",
+                   tests=[test, absolute], details={"baseline": d.as_dict(), "x": probe.x, "x_share": share,
+                                                    "x_predicted": predicted, "x_count": k_x,
+                                                    "x_p_absolute": math.exp(d.logprobs[probe.x])},
+                   method=METHOD_LOGPROBS)
+
+
+def _x_among_all(counts: Counter[str], x: str, p_abs: float, alpha: float) -> StatTest:
+    """x's count among all samples against its absolute probability ``exp(l_x)`` (one-sided binomial, lower).
+
+    The conditional G-test has no power when a provider that counts the prompt pushes every reported token
+    down together (llama-server: 8 of 300 samples left among them); x's absolute share still drops. Under
+    the contract x has probability exactly exp(l_x) at step 1; truncation (top_k, min_p) could only raise it,
+    so the one-sided test stays valid for providers that truncate. ``statistic`` is the observed minus the
+    predicted count."""
+    total = sum(counts.values())
+    k_x = counts.get(x, 0)
+    p1 = binom_lower_detectable(total, p_abs, alpha)
+    power = ("no drop is detectable with these samples" if p1 is None else
+             f"x's probability below {p1:.4f} (a logit shift of {math.log(p1 / p_abs):+.2f} or more)" if p1 > 0 else
+             "only x never sampled")
+    return StatTest(
+        name=f"count of {x!r} among all {total} samples vs exp(logprob) = {p_abs:.4f} (one-sided, lower)",
+        statistic=round(k_x - total * p_abs, 3), df=0, p_value=binom_p_value(k_x, total, p_abs, alternative="less"),
+        n=total, detectable=power,
+        observed={x: k_x, "(other)": total - k_x}, expected={x: round(p_abs, 6), "(other)": round(1 - p_abs, 6)},
+        note=f"{k_x} observed, {total * p_abs:.1f} predicted (binomial)")
 
 
 def _prompt_not_counted_samples(ctx: Context, ep: Endpoint) -> Outcome:

@@ -21,7 +21,13 @@ from validator.checks.base import check, per_endpoint
 from validator.context import METHOD_LOGPROBS, METHOD_SAMPLES, Context, Outcome, Skipped, StatTest
 from validator.discovery import method
 from validator.endpoints import Endpoint
-from validator.probing import conditional_gtest, sample_first_tokens, softmax_over, spread_dist, token_id
+from validator.probing import (
+    conditional_gtest,
+    conditional_target,
+    sample_first_tokens,
+    softmax_over,
+    spread_dist,
+)
 from validator.sampled import (
     BASE,
     arms_test,
@@ -42,6 +48,7 @@ from validator.stats import (
     shared_base_test,
     transformed,
 )
+from validator.token_ids import token_id, tokenizer_name
 
 #: Confidence of the nucleus a samples-only top_p test relies on (each bound, Bonferroni over the tokens).
 NUCLEUS_CONFIDENCE = 1 - 1e-6
@@ -64,8 +71,9 @@ def _temps(ctx: Context) -> tuple[float, ...]:
     "sampling.temperature",
     "temperature reshapes the next-token distribution as softmax(z / T)",
     rules.TEMPERATURE,
-    """Both endpoints. With logprobs: one-token completions at T = 0.5 and T = 1.5; counts of the reported
-    top tokens (5 on completions, 20 on chat) are G-tested against exp(l_i / T) normalised over those
+    """Both endpoints. With logprobs: one-token completions at T = 0.5 and T = 1.5 (--samples divided by the
+    reported tokens' coverage, at most 4 times as many, so that about --samples fall among them); counts of
+    the reported top tokens (5 on completions, 20 on chat) are G-tested against exp(l_i / T) normalised over those
     tokens, l_i the logprobs reported at T = 1. Without: samples at T = 1, 0.5 and 1.5 must be explained
     by one base p with q ∝ p^(1/T) (likelihood-ratio test of that joint fit against a free distribution
     per temperature); its power is stated as the applied temperatures it would detect. Samples alone
@@ -84,7 +92,7 @@ def _temperature(ctx: Context, ep: Endpoint) -> Outcome:
     tokens = d.usable_tokens()
     tests = []
     for t in _temps(ctx):
-        counts, _ = sample_first_tokens(ctx, ep, d.prompt, ctx.settings.samples, temperature=t)
+        counts, _ = sample_first_tokens(ctx, ep, d.prompt, conditional_target(ctx, d), temperature=t)
         tests.append(conditional_gtest(f"T={t}", counts, tokens, softmax_over(d.logprobs, tokens, t),
                                        ctx.settings.alpha))
     return Outcome(None, f"prompt {d.prompt!r}, {len(d.logprobs)} reported tokens, coverage {d.coverage:.3f}", tests=tests,
@@ -289,7 +297,8 @@ def _top_p_samples(ctx: Context, ep: Endpoint) -> Outcome:
     "sampling.logit_bias",
     "logit_bias adds to the logits before sampling; -100 bans, +100 forces",
     rules.LOGIT_BIAS,
-    """Both endpoints; token ids from /extras/tokenize. With logprobs: (1) +2 on the second most likely
+    """Both endpoints; token ids from the provider's tokenizer endpoint (/extras/tokenize, or vLLM's or
+    llama.cpp's /tokenize), else learnt by greedy decoding under -100 bans. With logprobs: (1) +2 on the second most likely
     reported token: G-test against exp(l_i + b_i) over the reported tokens. Without: (1) samples at T = 1
     with and without the +2 bias must be explained by one base p with q ∝ p · e^2 on that token (that
     token against the rest, likelihood-ratio test; power stated as the applied biases it would detect). Both: (2) -100 on the most
@@ -321,16 +330,16 @@ def _logit_bias(ctx: Context, ep: Endpoint) -> Outcome:
     tokens = d.usable_tokens()
     if len(tokens) < 3:
         raise Skipped("fewer than three usable reported tokens")
-    ids = {t: token_id(ctx, t) for t in tokens[:3]}
+    ids = {t: token_id(ctx, ep, t, d.prompt) for t in tokens[:3]}
     biased = dict(d.logprobs)
     biased[tokens[1]] += 2.0
-    counts, _ = sample_first_tokens(ctx, ep, d.prompt, ctx.settings.samples, temperature=1.0,
+    counts, _ = sample_first_tokens(ctx, ep, d.prompt, conditional_target(ctx, d), temperature=1.0,
                                     logit_bias={str(ids[tokens[1]]): 2.0})
     tests = [conditional_gtest(f"+2 on {tokens[1]!r} (id {ids[tokens[1]]})", counts, tokens,
                                softmax_over(biased, tokens), ctx.settings.alpha)]
     tests += _ban_and_force(ctx, ep, d.prompt, tokens, ids, {"temperature": 1.0})
     return Outcome(None, f"prompt {d.prompt!r}, ids {ids}", tests=tests,
-                   details={"baseline": d.as_dict(), "token_ids": ids}, method=METHOD_LOGPROBS)
+                   details={"baseline": d.as_dict(), "token_ids": ids, "ids_from": tokenizer_name(ctx)}, method=METHOD_LOGPROBS)
 
 
 def _logit_bias_samples(ctx: Context, ep: Endpoint) -> Outcome:
@@ -338,7 +347,7 @@ def _logit_bias_samples(ctx: Context, ep: Endpoint) -> Outcome:
     top3 = usable(sp.counts)[:3]
     if len(top3) < 3:
         raise Skipped("fewer than three usable tokens in the pilot sample")
-    ids = {t: token_id(ctx, t) for t in top3}
+    ids = {t: token_id(ctx, ep, t, sp.prompt) for t in top3}
     target = top3[1]
     cats = [target]  # the bias moves this token alone: it against the rest carries the test
     base = sample(ctx, ep, sp.prompt, ctx.settings.samples, key="base", **BASE)
@@ -355,4 +364,4 @@ def _logit_bias_samples(ctx: Context, ep: Endpoint) -> Outcome:
                        ctx.settings.alpha, detectable=power)]
     tests += _ban_and_force(ctx, ep, sp.prompt, top3, ids, BASE)
     return Outcome(None, f"prompt {sp.prompt!r}, ids {ids}", tests=tests,
-                   details={"pilot": sp.as_dict(), "token_ids": ids}, method=METHOD_SAMPLES)
+                   details={"pilot": sp.as_dict(), "token_ids": ids, "ids_from": tokenizer_name(ctx)}, method=METHOD_SAMPLES)

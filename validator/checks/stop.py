@@ -40,7 +40,7 @@ def greedy(ctx: Context, ep: Endpoint) -> Greedy:
     with_tokens = logprobs_reported(ctx, ep) is None
     for prompt in prompts_for(ep):
         fields = {**ep.prompt_fields(prompt), "max_tokens": GREEDY_TOKENS, "temperature": 0.0,
-                  **(ep.logprob_fields(0) if with_tokens else {})}
+                  **(ep.token_fields() if with_tokens else {})}
         ex = ctx.post(ep.path, ctx.body(**fields))
         cs = choices(ctx.ok(ex))
         if not cs:
