@@ -8,7 +8,8 @@ shape:
   ``numpy-textbook`` and >= 2x faster than ``llama.cpp``;
 - issue 15: ``oairef-numba`` within 2.5x of the roofline for ``top_p`` and 3x for ``full`` (B = 1);
   B = 32 throughput (rows per wall second) >= 1.7x that of B = 1 on this machine's cores, for every
-  measured config; numba's cold compile <= 4 s in a fresh interpreter, or, compiled ahead of use,
+  measured config, B = 1 being the same 32 rows sampled by one call each (the B = 1 cell times
+  row 0 alone, whose cost is not the batch's; its ratio is reported beside); numba's cold compile <= 4 s in a fresh interpreter, or, compiled ahead of use,
   a first request to the reference provider started as ``oairef validate`` starts it, on an empty
   numba cache, that does not wait for the compilation (<= 0.1 s).
 """
@@ -68,16 +69,25 @@ def targets(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
                             "value": val, "goal": f"<= {goal:g}", "met": val <= goal})
             b32 = _t(idx, FAST, config, TARGET_VOCAB, 32, shape)
             if b32 is not None:
-                val = 32 * fast / b32
                 row1, row32 = idx[(FAST, config, TARGET_VOCAB, 1, shape)], idx[(FAST, config, TARGET_VOCAB, 32, shape)]
-                cpu_ratio = None
-                if row1.get("cpu_s") and row32.get("cpu_s"):
-                    cpu_ratio = 32 * row1["cpu_s"] / row32["cpu_s"]
-                out.append({"target": "B=32 throughput / B=1 throughput", **where, "batch": 32,
-                            "value": val, "goal": f">= {BATCH_GOAL:g}", "met": val >= BATCH_GOAL,
-                            "per_cpu_second_ratio": cpu_ratio,
-                            "loadavg": [row1.get("loadavg"), row32.get("loadavg")]})
+                out.append(_batching_target(row1, row32, b32, where))
     return out
+
+
+def _batching_target(row1: dict[str, Any], row32: dict[str, Any], b32: float, where: dict[str, Any]) -> dict[str, Any]:
+    """B = 32 rows per second over B = 1 rows per second, on the same 32 rows when they were timed
+    one call per row (``one_at_a_time_s``); else against the B = 1 cell (row 0 alone), as
+    ``cell_ratio`` always is."""
+    cell_ratio = 32 * float(row1["median_s"]) / b32
+    serial = row32.get("one_at_a_time_s")
+    val = float(serial) / b32 if serial else cell_ratio
+    serial_cpu = row32.get("one_at_a_time_cpu_s") if serial else (32 * row1["cpu_s"] if row1.get("cpu_s") else None)
+    cpu_ratio = float(serial_cpu) / row32["cpu_s"] if serial_cpu and row32.get("cpu_s") else None
+    return {"target": "B=32 throughput / B=1 throughput", **where, "batch": 32,
+            "value": val, "goal": f">= {BATCH_GOAL:g}", "met": val >= BATCH_GOAL,
+            "baseline": "same rows, one call each" if serial else "B=1 cell (row 0)",
+            "cell_ratio": cell_ratio, "per_cpu_second_ratio": cpu_ratio,
+            "loadavg": [row1.get("loadavg"), row32.get("loadavg")]}
 
 
 def compile_targets(numba_compile: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -158,7 +168,9 @@ def targets_table(doc: dict[str, Any]) -> str:
         if t.get("per_cpu_second_ratio") is not None:
             loads = [x for x in t.get("loadavg") or [] if x is not None]
             at = f"; load {'/'.join(f'{x:.1f}' for x in loads)}" if len(loads) == 2 else ""
-            extra = f" (per CPU-second {t['per_cpu_second_ratio']:.2f}{at})"
+            cell = (f"; against the B=1 cell {t['cell_ratio']:.2f}"
+                    if t.get("baseline", "").startswith("same rows") and t.get("cell_ratio") is not None else "")
+            extra = f" (per CPU-second {t['per_cpu_second_ratio']:.2f}{cell}{at})"
         if t.get("cpu_s") is not None:
             extra = f" ({t['cpu_s']:.1f} CPU s)"
         if t.get("ready_s") is not None:

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from benchmarks.configs import CONFIGS, make_inputs
+from benchmarks.configs import CONFIGS, StepInputs, make_inputs
 from benchmarks.logits import HEAD, ShapeUnavailable, make_logits
 from benchmarks.peers.base import Impl
 from benchmarks.timing import measure, roofline
@@ -39,6 +39,9 @@ class Settings:
     threads: int = 2
     max_reference_elems: int = 4_000_000
     mode: str = "custom"
+    #: implementations whose B > 1 cells are also timed on the same rows one call per row (the
+    #: batching target's B = 1 side: the same work, not row 0 alone)
+    one_at_a_time: Sequence[str] = ("oairef-numba",)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -53,6 +56,7 @@ class Settings:
             "max_repeats": self.max_repeats,
             "threads": self.threads,
             "max_reference_elems": self.max_reference_elems,
+            "one_at_a_time": list(self.one_at_a_time),
         }
 
 
@@ -230,6 +234,8 @@ def run_plan(
                                     cell_wall_s=time.perf_counter() - t_cell,
                                     first_call_s=t.first_s,
                                 )
+                                if batch > 1 and impl.name in settings.one_at_a_time:
+                                    row.update(_one_at_a_time(impl, inputs, settings))
                                 if impl.name not in first_seen:
                                     first_seen.add(impl.name)
                                     out.first_call.append({
@@ -245,6 +251,29 @@ def run_plan(
                     checkpoint(out)
     out.machine["loadavg_at_end"] = _load1()
     return out
+
+
+def row_inputs(inputs: StepInputs, r: int) -> StepInputs:
+    """Row ``r`` of a batched step as a B = 1 step (its logits, history and uniform; the same bias)."""
+    return StepInputs(inputs.config, inputs.logits[r : r + 1], inputs.histories[r : r + 1], inputs.bias,
+                      inputs.uniforms[r : r + 1])
+
+
+def _one_at_a_time(impl: Impl, inputs: StepInputs, settings: Settings) -> dict[str, Any]:
+    """The same B rows sampled by B single-row calls: what batching is measured against.
+
+    A B = 1 cell times row 0 alone; rows differ in cost (a flat row's top_p head is longer), so
+    B x (row 0's time) over the batched time mixes batching with the luck of row 0.
+    """
+    steps = [impl.prepare(row_inputs(inputs, r)) for r in range(inputs.batch)]
+
+    def each_row() -> None:
+        for step in steps:
+            step()
+
+    t = measure(each_row, budget_s=settings.budget_s, min_repeats=settings.min_repeats,
+                max_repeats=settings.max_repeats)
+    return {"one_at_a_time_s": t.median_s, "one_at_a_time_iqr_s": t.iqr_s, "one_at_a_time_cpu_s": t.cpu_s}
 
 
 def _load1() -> float | None:

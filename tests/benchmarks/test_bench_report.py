@@ -41,6 +41,20 @@ def test_targets_compute_ratios_and_verdicts() -> None:
     assert "| 2.00 (per CPU-second 1.07; load 0.5/1.2) | >= 1.7 | yes |" in md
 
 
+def test_batching_is_judged_against_the_same_rows_one_call_each_when_they_were_timed() -> None:
+    # row 0 alone takes 1 ms; the batch's 32 rows take 48 ms one call each (1.5 ms a row) and 20 ms batched
+    rows = [
+        _row("oairef-numba", "full", 1, 1e-3, cpu_s=1e-3),
+        _row("oairef-numba", "full", 32, 20e-3, cpu_s=40e-3, one_at_a_time_s=48e-3, one_at_a_time_cpu_s=48e-3),
+    ]
+    batch = {t["target"]: t for t in targets(rows)}["B=32 throughput / B=1 throughput"]
+    assert batch["value"] == pytest.approx(2.4) and batch["met"] is True
+    assert batch["cell_ratio"] == pytest.approx(1.6) and batch["baseline"] == "same rows, one call each"
+    assert batch["per_cpu_second_ratio"] == pytest.approx(1.2)
+    assert "| 2.40 (per CPU-second 1.20; against the B=1 cell 1.60) | >= 1.7 | yes |" in targets_table(
+        {"targets": [batch]})
+
+
 def test_targets_skip_what_was_not_measured() -> None:
     rows = [_row("oairef-numba", "top_p", 1, 1e-3), _row("numpy-textbook", "top_p", 1, None, status="absent", note="x")]
     names = [t["target"] for t in targets(rows)]
@@ -151,6 +165,40 @@ def test_absent_impl_is_reported_not_dropped() -> None:
     assert all(r["status"] == "ok" and r["median_s"] > 0 and r["roofline_ratio"] > 0 for r in ok)
     md = markdown(doc)
     assert "| gaussian | greedy | 1000 | 2 |" in md and "absent" in md
+
+
+class _RowSum:
+    """Records the rows of every step it prepares; its step sums the prepared logits."""
+
+    name = "rowsum"
+
+    def __init__(self) -> None:
+        self.prepared: list[np.ndarray] = []
+
+    def unavailable(self) -> str | None:
+        return None
+
+    def skip_reason(self, inputs: StepInputs) -> str | None:
+        return None
+
+    def prepare(self, inputs: StepInputs):  # noqa: ANN201
+        self.prepared.append(inputs.logits.copy())
+        return lambda: inputs.logits.sum(axis=1)
+
+
+def test_batched_cells_of_named_impls_are_also_timed_one_row_per_call_on_the_same_rows() -> None:
+    impl = _RowSum()
+    s = Settings(["rowsum", "argmax"], ["full"], [1000], [1, 3], ["gaussian"], budget_s=0.0, min_repeats=1,
+                 max_repeats=2, one_at_a_time=("rowsum",))
+    out = run_plan(s, [impl, _Argmax()])
+    by = {(r["impl"], r["batch"]): r for r in out.results}
+    assert by[("rowsum", 3)]["one_at_a_time_s"] > 0 and "one_at_a_time_s" not in by[("rowsum", 1)]
+    assert "one_at_a_time_s" not in by[("argmax", 3)]
+    batched = next(p for p in impl.prepared if p.shape[0] == 3)
+    singles = [p for p in impl.prepared if p.shape[0] == 1][1:]  # after the B = 1 cell's own row
+    assert len(singles) == 3
+    for r, single in enumerate(singles):
+        np.testing.assert_array_equal(single[0], batched[r])
 
 
 def test_empty_run_document_is_valid() -> None:
