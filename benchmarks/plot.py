@@ -2,7 +2,9 @@
 
 Left: median seconds per step at B = 1 against V, one line per implementation (solid gaussian,
 dashed peaked) plus the roofline, for one config (``full`` when measured). Right: throughput
-speed-up ``B * t(B=1) / t(B)`` against B at V = 128,256 (or the largest measured V).
+speed-up ``B * t(B=1) / t(B)`` against B at V = 128,256 (or the largest measured V), and, dotted,
+where the same rows were also timed one call each, that time over ``t(B)`` (the batching target's
+measure; the B = 1 cell times row 0 alone).
 """
 
 from __future__ import annotations
@@ -64,6 +66,13 @@ def plot(doc: dict[str, Any], path: str | Path) -> None:
             bs = sorted(rows)
             ax2.plot(bs, [b * rows[1] / rows[b] for b in bs], ls, color=colors[impl], marker="o",
                      label=f"{impl} ({shape})")
+            same = {r["batch"]: r["one_at_a_time_s"] / r["median_s"] for r in results if r["impl"] == impl
+                    and r["vocab"] == vocab and r["shape"] == shape and r["config"] == config
+                    and r.get("one_at_a_time_s")}
+            if same:
+                bs = sorted(same)
+                ax2.plot([1, *bs], [1.0, *[same[b] for b in bs]], ":", color=colors[impl], marker="s",
+                         label=f"{impl} ({shape}), against the same rows one call each")
     ax2.axhline(1.0, color="grey", lw=0.8)
     ax2.set_xscale("log", base=2)
     ax2.set_xlabel("batch size B")

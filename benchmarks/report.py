@@ -237,8 +237,9 @@ def markdown(doc: dict[str, Any]) -> str:
         f"Python {m.get('python')}, numpy {m.get('numpy')}, numba {m.get('numba')}, torch {m.get('torch')}, "
         f"llama-cpp-python {m.get('llama_cpp_python')}; {m.get('date_utc')}.\n",
         "Times are milliseconds per batched sampling step: median ± IQR. `x roof` = oairef-numba's median "
-        "over the roofline (one float32 read + exp pass over the same B x V logits). The B = 32 targets name "
-        "the 1-minute load average when the B = 1 and B = 32 cells started: on 2 cores, any load above ~0 "
+        "over the roofline (one float32 read + exp pass over the same B x V logits). The B = 32 targets "
+        "compare one batched call over 32 rows with the same 32 rows sampled one call each (and, beside it, "
+        "with 32 times the B = 1 cell, which times row 0 alone), and name the 1-minute load average when the B = 1 and B = 32 cells started: on 2 cores, any load above ~0 "
         "takes a core from the B = 32 threads.\n",
         "## Targets (V = 128,256)\n",
         targets_table(doc),

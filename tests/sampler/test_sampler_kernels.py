@@ -315,6 +315,15 @@ def test_threads_take_rows_one_at_a_time_and_agree_with_one_thread() -> None:
         assert np.array_equal(a, b, equal_nan=True)
 
 
+def test_batches_of_two_big_rows_go_to_the_threads_and_small_work_stays_on_one() -> None:
+    several = numba.get_num_threads() > 1
+    assert kernels.use_parallel(2, 128_256, None) is several  # 256k logits: worth the hand-off
+    assert kernels.use_parallel(8, 128_256, None) is several
+    assert kernels.use_parallel(2, 32_000, None) is False  # 64k logits: the hand-off costs more
+    assert kernels.use_parallel(1, 10**6, None) is False
+    assert kernels.use_parallel(1, 10, True) is True and kernels.use_parallel(64, 10**6, False) is False
+
+
 def test_warm_up_compiles_the_float32_kernel_once_per_process() -> None:
     t = kernels.warm_up_in_background()
     assert t is not None and t is kernels.warm_up_in_background()
