@@ -9,9 +9,10 @@ shape:
 - issue 15: ``oairef-numba`` within 2.5x of the roofline for ``top_p`` and 3x for ``full`` (B = 1);
   B = 32 throughput (rows per wall second) >= 1.7x that of B = 1 on this machine's cores, for every
   measured config, B = 1 being the same 32 rows sampled by one call each (the B = 1 cell times
-  row 0 alone, whose cost is not the batch's; its ratio is reported beside); numba's cold compile <= 4 s in a fresh interpreter, or, compiled ahead of use,
-  a first request to the reference provider started as ``oairef validate`` starts it, on an empty
-  numba cache, that does not wait for the compilation (<= 0.1 s).
+  row 0 alone, whose cost is not the batch's; its ratio is reported beside); numba's cold compile
+  <= 4 s in a fresh interpreter, or, compiled ahead of use, a first request to the reference
+  provider started as ``oairef validate`` starts it, on an empty numba cache, that does not wait
+  for the compilation (<= 0.1 s).
 """
 
 from __future__ import annotations
@@ -239,8 +240,9 @@ def markdown(doc: dict[str, Any]) -> str:
         "Times are milliseconds per batched sampling step: median ± IQR. `x roof` = oairef-numba's median "
         "over the roofline (one float32 read + exp pass over the same B x V logits). The B = 32 targets "
         "compare one batched call over 32 rows with the same 32 rows sampled one call each (and, beside it, "
-        "with 32 times the B = 1 cell, which times row 0 alone), and name the 1-minute load average when the B = 1 and B = 32 cells started: on 2 cores, any load above ~0 "
-        "takes a core from the B = 32 threads.\n",
+        "with 32 times the B = 1 cell, which times row 0 alone), and name the 1-minute load average when "
+        "the B = 1 and B = 32 cells started: on 2 cores, any load above ~0 takes a core from the B = 32 "
+        "threads.\n",
         "## Targets (V = 128,256)\n",
         targets_table(doc),
         "## Results\n",
