@@ -93,15 +93,14 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(name: str, args: argparse.Namespace) -> None:
-    from rich.console import Console
-
     from peers.matrix import update_readme
     from peers.report import validate_peer, write
-    from validator.report import results_table
+    from validator.report import results_table, table_console
 
     pr = validate_peer(PEERS[name], checks=args.checks, samples=args.samples, seed=args.seed)
     path = write(pr)
-    Console(stderr=True).print(results_table(pr.run))
+    console = table_console(stderr=True)
+    console.print(results_table(pr.run, width=console.width))
     updated = update_readme()
     print(f"{name}: wrote {path} (install {pr.install_s:.0f} s, start {pr.start_s:.1f} s, validate "
           f"{pr.validate_s:.0f} s){'; README matrix updated' if updated else ''}", file=sys.stderr)

@@ -100,11 +100,18 @@ def run(args: argparse.Namespace) -> int:
 
     from validator.client import Client
     from validator.context import Settings
-    from validator.report import results_table, write_json, write_markdown
+    from validator.report import (
+        SUMMARY_MIN_WIDTH,
+        findings,
+        results_table,
+        table_console,
+        write_json,
+        write_markdown,
+    )
     from validator.runner import select
 
     err = Console(stderr=True)
-    out = Console()
+    out = table_console()
     checks = select(args.checks)
     if args.list:
         for c in select(args.checks):
@@ -130,7 +137,10 @@ def run(args: argparse.Namespace) -> int:
         result = _judge(client, args, settings, checks, err)
     finally:
         client.close()
-    out.print(results_table(result))
+    out.print(results_table(result, width=out.width))
+    if out.width < SUMMARY_MIN_WIDTH:
+        for line in findings(result):
+            out.print(line, markup=False)
     counts = {v: sum(1 for r in result.results if result.effective(r) == v) for v in ("fail", "error")}
     out.print(f"{counts['fail']} failed, {counts['error']} not judged, {result.requests_sent} requests, "
               f"{result.duration_s:.1f} s")

@@ -68,6 +68,10 @@ def _cell(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _short(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+
+
 def _fmt_p(p: float | None) -> str:
     return "-" if p is None else f"{p:.3g}"
 
@@ -140,21 +144,69 @@ def write_markdown(run: Run, path: str | Path, title: str = "oairef validate rep
     Path(path).write_text(to_markdown(run, title, preface), encoding="utf-8")
 
 
-def results_table(run: Run) -> Any:
-    """A rich Table of the run's results."""
+def verdict_cell(verdict: str, parts: list[dict[str, Any]]) -> str:
+    """The check's verdict, and the endpoints' own only where they differ from it: ``fail (completions
+    pass)`` — the terminal's short form of :func:`parts_text`."""
+    others = [f"{p['endpoint']} {p['verdict']}" for p in parts if p["verdict"] != verdict]
+    return verdict + (f" ({', '.join(others)})" if others else "")
+
+
+def methods_cell(parts: list[dict[str, Any]]) -> str:
+    """How the statistics were computed: ``logprobs``, ``samples`` or both (``-`` for other checks)."""
+    methods = sorted({p["method"] for p in parts if p.get("method")})
+    return ", ".join(methods) or "-"
+
+
+def table_console(stderr: bool = False) -> Any:
+    """A rich Console for the results table: the terminal's width, or 160 columns when the output is a
+    file or a pipe (rich would assume 80 there; ``COLUMNS`` still wins)."""
+    import os
+
+    from rich.console import Console
+
+    console = Console(stderr=stderr)
+    if console.is_terminal or "COLUMNS" in os.environ:
+        return console
+    return Console(stderr=stderr, width=160)
+
+
+SUMMARY_MIN_WIDTH = 110  # narrower consoles get the table without summaries, then one line per finding
+
+
+def results_table(run: Run, width: int = 160) -> Any:
+    """A rich Table of the run's results, one line per check where ``width`` allows: the endpoints are
+    named only where their verdicts differ, and the summary column is left out below
+    ``SUMMARY_MIN_WIDTH`` columns (:func:`findings` then lists what did not pass). The Markdown report
+    has every part."""
     from rich.table import Table
 
+    with_summary = width >= SUMMARY_MIN_WIDTH
     table = Table(title=f"oairef validate — {run.base_url} ({run.model})")
     table.add_column("check", no_wrap=True)
-    table.add_column("verdict")
-    table.add_column("per endpoint", overflow="fold")
-    table.add_column("requests", justify="right")
-    table.add_column("min Holm p", justify="right")
-    table.add_column("summary", overflow="fold")
+    table.add_column("verdict", min_width=7)
+    table.add_column("method", no_wrap=True)
+    table.add_column("requests", justify="right", no_wrap=True)
+    table.add_column("min Holm p", justify="right", no_wrap=True)
+    if with_summary:
+        table.add_column("summary")
     for r in run.results:
         v = run.effective(r)
         tests = r.outcome.tests if r.outcome else []
         pmin = min((t.p_holm for t in tests if t.p_holm is not None), default=None)
-        parts = parts_text([p.as_dict() for p in r.outcome.parts]) if r.outcome else "-"
-        table.add_row(r.check.id, f"[{COLOURS[v]}]{v}[/]", parts, str(r.requests), _fmt_p(pmin), r.summary[:200])
+        parts = [p.as_dict() for p in r.outcome.parts] if r.outcome else []
+        cells = [r.check.id, f"[{COLOURS[v]}]{verdict_cell(v, parts)}[/]", methods_cell(parts), str(r.requests),
+                 _fmt_p(pmin)]
+        table.add_row(*cells, *([_short(r.summary, 160)] if with_summary else []))
     return table
+
+
+def findings(run: Run) -> list[str]:
+    """``check: verdict — summary`` and its first failure, for every check that did not pass: what a narrow
+    console shows under the table."""
+    lines = []
+    for r in run.results:
+        if run.effective(r) != "pass":
+            first = r.outcome.failures[:1] if r.outcome else []
+            lines.append(f"{r.check.id}: {run.effective(r)} — {r.summary}" + "".join(f"; first failure: {_short(f, 300)}"
+                                                                                   for f in first))
+    return lines

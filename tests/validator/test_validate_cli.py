@@ -87,3 +87,21 @@ def test_list_prints_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["validate", "--list"]) == 0
     out = capsys.readouterr().out
     assert all(cid in out for cid in REGISTRY)
+
+
+@pytest.mark.parametrize("columns", [80, 200])
+def test_the_results_table_fits_the_console_and_names_what_failed(columns: int, monkeypatch: pytest.MonkeyPatch,
+                                                                   capsys: pytest.CaptureFixture[str]) -> None:
+    """One line per check at any width; the endpoint whose verdict differs is named in the verdict cell; an
+    80-column console drops the summary column and lists each finding under the table instead."""
+    monkeypatch.setenv("COLUMNS", str(columns))
+    with run_in_thread("tiny", fault="chat_top_p_ignored") as url:
+        code = main(["validate", "--base-url", url, "--quick", "--checks", "sampling.top_p,sampling.greedy"])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert max(len(line) for line in out.splitlines()) <= columns
+    rows = {line.split("│")[1].strip(): line for line in out.splitlines() if line.startswith("│ sampling.")}
+    assert set(rows) == {"sampling.top_p", "sampling.greedy"}
+    assert "fail (completions" in rows["sampling.top_p"] and "│ pass " in rows["sampling.greedy"]
+    findings = [line for line in out.splitlines() if line.startswith("sampling.top_p: fail — ")]
+    assert ("summary" in out) == (columns >= 110) and len(findings) == (columns < 110)
