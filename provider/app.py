@@ -60,6 +60,15 @@ def served_names(names: Sequence[str], default: str) -> tuple[str, ...]:
     return tuple(names) or (default,)
 
 
+def api_keys_ok(keys: Sequence[str]) -> tuple[str, ...]:
+    """The bearer keys accepted (``ValueError`` for an empty or blank one: no request could carry it, so
+    every request would be a 401)."""
+    for key in keys:
+        if not isinstance(key, str) or not key.strip() or key != key.strip():
+            raise ValueError(f"an API key must be a non-empty string without surrounding blanks, got {key!r}")
+    return tuple(keys)
+
+
 def create_app(model: Model | str, *, api_keys: Sequence[str] = (), logprobs_mode: str = "raw",
                fault: str | Fault | None = None, served_model_names: Sequence[str] = (),
                limits: Limits | None = None) -> FastAPI:
@@ -67,6 +76,7 @@ def create_app(model: Model | str, *, api_keys: Sequence[str] = (), logprobs_mod
     ``.gguf`` path for :func:`models.load_model`) under ``served_model_names`` (default: its name)."""
     if logprobs_mode not in LOGPROBS_MODES:
         raise ValueError(f"logprobs_mode must be one of {LOGPROBS_MODES}, got {logprobs_mode!r}")
+    keys = api_keys_ok(api_keys)
     fault_obj = fault if isinstance(fault, Fault) else get_fault(fault)
     warm_up_in_background()  # compiles while the model loads and the server starts
     limits = limits if limits is not None else Limits()
@@ -76,7 +86,7 @@ def create_app(model: Model | str, *, api_keys: Sequence[str] = (), logprobs_mod
     app.state.oairef = ServerState(
         model=model_obj,
         model_names=served_names(served_model_names, str(model_obj.name)),
-        api_keys=tuple(api_keys),
+        api_keys=keys,
         logprobs_mode=logprobs_mode,
         fault=fault_obj,
         created=int(time.time()),

@@ -254,7 +254,8 @@ def clamp_request(kind: str, body: JSON) -> JSON:
         if isinstance(out.get(name), list):
             out[name] = out[name][:most]
     n, best_of = out.get("n"), out.get("best_of")
-    if isinstance(n, int) and isinstance(best_of, int) and best_of < n:
+    if isinstance(n, int) and isinstance(best_of, int) and best_of < n and "best_of" in limits.numbers:
+        # (chat has no best_of: the request is left for the parser to refuse as an unknown field)
         # best_of must be >= n: raise it to n when that is in range, else drop it (defaults to n)
         high = limits.numbers["best_of"][1]
         out["best_of"] = n if high is None or n <= high else None

@@ -11,6 +11,7 @@ import pytest
 from server_support import API_KEY, client, post, serve
 
 from generated import models as gm
+from provider.app import create_app
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +72,13 @@ def test_api_keys_required_when_configured(keyed: tuple[str, Any]) -> None:
         assert [m.id for m in client(url, api_key=key).models.list().data] == ["tiny"]
     out = client(url, api_key=API_KEY).completions.create(model="tiny", prompt="The", max_tokens=2, seed=0)
     assert out.usage is not None and out.usage.completion_tokens >= 1
+
+
+@pytest.mark.parametrize("key", ["", "  ", " sk-x"])
+def test_a_key_no_request_could_carry_is_refused_at_start(key: str) -> None:
+    """An empty or blank --api-key would make every request a 401; the server refuses to start instead."""
+    with pytest.raises(ValueError, match="API key"):
+        create_app("tiny", api_keys=[API_KEY, key])
 
 
 def test_no_key_needed_without_keys(server: tuple[str, Any]) -> None:

@@ -169,6 +169,10 @@ def test_ranges_clamped(normal: str) -> None:
         assert _texts(_completion(url, temperature=5, top_p=3, seed=2)) == \
             _texts(_completion(normal, temperature=2, top_p=1, seed=2))
         assert len(_completion(url, n=500, best_of=3, max_tokens=1)["choices"]) == 128
+        # chat has no best_of: clamping leaves it for the parser's 400, never a 500
+        r = post(url, "/chat/completions", {"model": "tiny", "messages": [{"role": "user", "content": "x"}],
+                                            "n": 3, "best_of": 1})
+        assert r.status_code == 400 and r.json()["error"]["param"] == "best_of"
     assert clamp_request("completion", {"logit_bias": {"1": 500}, "stop": list("abcdef"), "presence_penalty": -9}) == \
         {"logit_bias": {"1": 100}, "stop": list("abcd"), "presence_penalty": -2.0}
     assert clamp_request("chat", {"top_logprobs": 99, "logprobs": True, "max_completion_tokens": -4}) == \

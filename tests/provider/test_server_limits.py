@@ -183,13 +183,15 @@ def budget_server() -> Iterator[tuple[str, Any]]:
 
 @pytest.mark.parametrize(("body", "param"), [
     ({"prompt": "x", "max_tokens": 101}, "max_tokens"),
+    ({"prompt": [1], "max_tokens": 100}, "prompt"),  # 1 prompt token read + 100 generated
     ({"prompt": ["a"] * 11, "max_tokens": 10}, "prompt"),
     ({"prompt": "x", "max_tokens": 10, "n": 11}, "n"),
     ({"prompt": "x", "max_tokens": 10, "n": 2, "best_of": 11}, "best_of"),
     ({"prompt": [[1], [2]], "max_tokens": 10, "n": 2, "best_of": 6}, "best_of"),
     ({"prompt": [[1], [2]], "max_tokens": 10, "n": 6}, "n"),
-    ({"prompt": [[1] * 60, [2] * 40], "max_tokens": 0, "echo": True, "logprobs": 0}, "prompt"),  # 2 + 100 scored
-    ({"prompt": "x" * 98, "max_tokens": 1, "echo": True, "logprobs": 1, "n": 2}, "n"),  # 1 + 99 fit, 2 + 99 do not
+    ({"prompt": [[1] * 60, [2] * 40], "max_tokens": 0, "echo": True, "logprobs": 0}, "prompt"),  # 100 read + 2
+    ({"prompt": [[1] * 600, [2] * 400], "max_tokens": 1}, "prompt"),  # read whether or not they are echoed
+    ({"prompt": "x" * 98, "max_tokens": 1, "echo": True, "logprobs": 1, "n": 2}, "n"),  # 99 + 1 fit, 99 + 2 do not
 ])
 def test_a_request_over_the_token_budget_is_400_naming_the_parameter(budget_server: tuple[str, Any],
                                                                      body: dict[str, Any], param: str) -> None:
@@ -202,10 +204,9 @@ def test_a_request_over_the_token_budget_is_400_naming_the_parameter(budget_serv
 
 
 @pytest.mark.parametrize("body", [
-    {"prompt": "x", "max_tokens": 100}, {"prompt": ["a"] * 10, "max_tokens": 10}, {"prompt": "x", "max_tokens": 10, "n": 10},
-    {"prompt": "x", "max_tokens": 10, "n": 2, "best_of": 10}, {"prompt": "x", "max_tokens": 0, "echo": True, "n": 100},
-    {"prompt": [[1] * 60, [2] * 38], "max_tokens": 0, "echo": True, "logprobs": 0},  # 2 + 98 scored
-    {"prompt": [[1] * 600, [2] * 400], "max_tokens": 0, "echo": True},  # echo without logprobs scores nothing
+    {"prompt": "x", "max_tokens": 98}, {"prompt": ["a"] * 10, "max_tokens": 8}, {"prompt": [1], "max_tokens": 9, "n": 11},
+    {"prompt": [1], "max_tokens": 9, "n": 2, "best_of": 11}, {"prompt": [1], "max_tokens": 0, "echo": True, "n": 99},
+    {"prompt": [[1] * 60, [2] * 38], "max_tokens": 0, "echo": True, "logprobs": 0},  # 98 read + 2
 ])
 def test_a_request_at_the_budget_is_served(budget_server: tuple[str, Any], body: dict[str, Any]) -> None:
     url, _ = budget_server
@@ -222,15 +223,18 @@ def test_chat_names_its_own_fields_and_counts_the_context_without_max_tokens(bud
     assert err["param"] == "max_completion_tokens"
     err = error(post_to(url + "/chat/completions", {"model": "tiny", "messages": msgs, "max_tokens": 20, "n": 6}), 400)
     assert err["param"] == "n"
-    assert post_to(url + "/chat/completions", {"model": "tiny", "messages": msgs, "max_tokens": 20, "n": 5}).status_code == 200
+    assert post_to(url + "/chat/completions", {"model": "tiny", "messages": msgs, "max_tokens": 10, "n": 5}).status_code == 200
 
 
-def test_echo_scoring_counts_against_the_default_budget(server: tuple[str, Any]) -> None:
-    """Scoring a prompt costs one model call per token (44 s for 100 x 2,040 ids before the budget)."""
+@pytest.mark.parametrize("echo", [True, False])
+def test_prompt_tokens_count_against_the_default_budget(server: tuple[str, Any], echo: bool) -> None:
+    """Every prompt token is read (a GGUF model decodes each; echo with logprobs scores each, one tiny-model
+    call per token: 44 s for 100 x 2,040 ids before the budget). 20 prompts of 2,040 ids pass the default."""
     url, _ = server
-    body = {"model": "tiny", "prompt": [[1, 300, 700] * 680] * 20, "max_tokens": 0, "echo": True, "logprobs": 1}
+    body = {"model": "tiny", "prompt": [[1, 300, 700] * 680] * 20, "max_tokens": 0 if echo else 1,
+            **({"echo": True, "logprobs": 1} if echo else {})}
     err = error(post_to(url + "/completions", body), 400)
-    assert err["param"] == "prompt" and "scored for echo" in err["message"]
+    assert err["param"] == "prompt" and "prompt tokens" in err["message"]
     assert post_to(url + "/completions", {**body, "prompt": body["prompt"][:2]}).status_code == 200
 
 
