@@ -15,7 +15,9 @@ strings, ...), so it speaks plain JSON over ``httpx``. Rules:
   is retried once, on a fresh connection and within the same deadline (the validator's requests are
   seeded, so repeatable; servers close kept-alive connections under a client's feet, and the pool's
   other idle connections may be closed too). Every retry is recorded (``transport_retries``, and the
-  exchange's ``retried``) so the report says so. After ``max_failures`` failures in
+  exchange's ``retried``) so the report says so. A **429** (the provider is busy) is sent again after the
+  wait it asks for, up to ``RATE_LIMIT_RETRIES`` times within the deadline, and listed there too: a busy
+  provider is not one that rejects a parameter. After ``max_failures`` failures in
   a row the client stops sending: every later exchange is a transport failure at once ("the
   provider stopped answering"), so a dead provider costs a few deadlines, not one per request.
 - The client counts requests (``requests_sent``) so the report can say what each check cost.
@@ -48,6 +50,11 @@ MAX_CONSECUTIVE_FAILURES = 3
 #: error that is not the deadline (connection reset or refused, hang-up): every request the validator
 #: sends is seeded and safe to repeat, and servers do close kept-alive connections under a client's feet.
 TRANSPORT_RETRIES = 1
+#: How often an exchange answered 429 (the provider is busy) is sent again, after the ``Retry-After`` it
+#: asks for (else 0.5 s, doubling), within the exchange's deadline; a 429 that outlasts them is the answer.
+RATE_LIMIT_RETRIES = 4
+#: The longest wait a ``Retry-After`` header is taken at (seconds); the deadline bounds it too.
+MAX_RETRY_AFTER_S = 10.0
 #: Paths served at the server root rather than under ``/v1``: oairef's and llama-cpp-python's
 #: ``/extras``, vLLM's and llama.cpp's ``/tokenize``.
 ROOT_PATHS = ("/extras", "/tokenize")
@@ -128,6 +135,20 @@ def _transport(max_connections: int) -> httpx.HTTPTransport:
 
 
 # ------------------------------------------------------------------------------------ exchanges
+def retry_after_s(headers: httpx.Headers, earlier: int) -> float:
+    """How long to wait before sending a 429'd request again: ``retry-after-ms`` or ``Retry-After``
+    (seconds) when given and sane, else 0.5 s doubled per ``earlier`` retry; at most
+    ``MAX_RETRY_AFTER_S``."""
+    for name, scale in (("retry-after-ms", 1e-3), ("retry-after", 1.0)):
+        try:
+            value = float(headers.get(name, "")) * scale
+        except ValueError:
+            continue
+        if 0 <= value < float("inf"):
+            return min(value, MAX_RETRY_AFTER_S)
+    return min(0.5 * 2 ** earlier, MAX_RETRY_AFTER_S)
+
+
 @dataclass
 class Exchange:
     """One HTTP request and what came back."""
@@ -244,15 +265,15 @@ class Client:
         t0 = time.perf_counter()
         _deadline.at = time.monotonic() + self.timeout_s
         retried: str | None = None
+        transport_left, busy_left = TRANSPORT_RETRIES, RATE_LIMIT_RETRIES
         try:
-            for attempt in range(1 + TRANSPORT_RETRIES):
+            while True:
                 events: list[str] | None = [] if stream else None
                 http = self._http if retried is None else self._fresh()
                 try:
                     with http.stream(method, self._url(path), json=body) as r:
                         text, failure = self._read(r, events, max_events or self.max_events)
-                        status = r.status_code
-                    break
+                        status, wait = r.status_code, retry_after_s(r.headers, RATE_LIMIT_RETRIES - busy_left)
                 except httpx.TimeoutException as exc:
                     ex = Exchange(method, path, body, 0, f"no complete answer within the {self.timeout_s:g} s "
                                   f"deadline ({type(exc).__name__})", time.perf_counter() - t0, events, "deadline",
@@ -260,10 +281,10 @@ class Client:
                     return self._record(ex)
                 except httpx.HTTPError as exc:
                     error = f"{type(exc).__name__}: {exc}"
-                    if attempt < TRANSPORT_RETRIES:
+                    if transport_left:
                         # e.g. a kept-alive connection the server had just closed: the same request again,
                         # on a new connection (the pool's other idle ones may have been closed as well)
-                        retried = error
+                        transport_left, retried = transport_left - 1, error
                         with self._lock:
                             self.transport_retries.append(f"{method} {path}: {error}")
                         continue
@@ -273,15 +294,24 @@ class Client:
                 finally:
                     if http is not self._http:
                         http.close()
+                if status == 429 and busy_left and time.monotonic() + wait < _deadline.at:
+                    # the provider is busy, not refusing: wait as it asks, within this exchange's deadline
+                    busy_left -= 1
+                    with self._lock:
+                        self.transport_retries.append(f"{method} {path}: HTTP 429, sent again after {wait:.2f} s")
+                    time.sleep(wait)
+                    continue
+                break
         finally:
             _deadline.at = None
         return self._record(Exchange(method, path, body, status, text, time.perf_counter() - t0, events, failure,
                                      retried))
 
     def _read(self, r: httpx.Response, events: list[str] | None, max_events: int) -> tuple[str, str | None]:
-        """The body (or, for streams, the raw lines with ``events`` filled in) and the cap it hit, if any."""
+        """The body (or, for streams, the raw lines with ``events`` filled in) and the cap it hit, if any.
+        Both are read in chunks and counted as they arrive: a line without end is cut at the byte cap too."""
+        size, chunks = 0, []
         if events is None or r.status_code != 200:
-            size, chunks = 0, []
             for chunk in r.iter_bytes():
                 size += len(chunk)
                 if size > self.max_body_bytes:
@@ -290,16 +320,29 @@ class Client:
                 chunks.append(chunk)
             return b"".join(chunks).decode(r.encoding or "utf-8", "replace"), None
         lines: list[str] = []
-        size = 0
-        for line in r.iter_lines():
+        pending = bytearray()
+        for chunk in r.iter_bytes():
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                tail = lines[-20:] + [bytes(pending[:EXCERPT_CHARS]).decode("utf-8", "replace")]
+                return "\n".join(tail), f"the stream exceeds the {self.max_body_bytes} byte cap"
+            pending += chunk
+            if b"\n" not in chunk:
+                continue
+            *complete, rest = bytes(pending).split(b"\n")
+            pending = bytearray(rest)
+            for raw in complete:
+                line = raw.rstrip(b"\r").decode("utf-8", "replace")
+                lines.append(line)
+                if line.startswith("data:"):
+                    events.append(line[5:].strip())
+                if len(events) > max_events:
+                    return "\n".join(lines[-20:]), f"the stream did not end within {max_events} events"
+        if pending:
+            line = bytes(pending).rstrip(b"\r").decode("utf-8", "replace")
             lines.append(line)
-            size += len(line) + 1
             if line.startswith("data:"):
                 events.append(line[5:].strip())
-            if len(events) > max_events:
-                return "\n".join(lines[-20:]), f"the stream did not end within {max_events} events"
-            if size > self.max_body_bytes:
-                return "\n".join(lines[-20:]), f"the stream exceeds the {self.max_body_bytes} byte cap"
         return "\n".join(lines), None
 
     def get(self, path: str) -> Exchange:

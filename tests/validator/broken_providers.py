@@ -5,8 +5,10 @@ Each is a plain TCP server (one thread per connection) that reads an HTTP reques
 badly: ``silent`` (accepts and never answers), ``stops_answering`` (lists its model, then never answers),
 ``drip`` (the whole response, headers included, one byte
 every 0.2 s), ``huge`` (a 64 MB JSON body), ``invalid_json``, ``hangup`` (closes mid-body),
-``wrong_shape`` (200 with JSON that is not an OpenAI body), and ``endless_stream`` (a proxy to the
-reference provider whose streams never end: a chunk every 10 ms, no [DONE]).
+``wrong_shape`` (200 with JSON that is not an OpenAI body); and proxies to the reference provider that
+misbehave on some requests: ``endless_stream`` (streams never end: chunks as fast as the socket takes
+them, no [DONE]), ``endless_line`` (a stream of one line without end) and ``busy`` (429 with
+``retry-after-ms`` the first time each request is seen).
 
 ``python -m tests.validator.broken_providers`` times ``oairef validate`` (default settings and
 ``--quick``) against each; the tests assert the verdicts and the bounded work, never seconds.
@@ -138,28 +140,84 @@ def wrong_shape(sock: socket.socket, method: str, path: str, body: bytes, stop: 
     sock.sendall(_response(200, json.dumps(payload).encode()))
 
 
+def _proxy(upstream: str, client: httpx.Client, sock: socket.socket, method: str, path: str, body: bytes) -> None:
+    """Forward one request to ``upstream`` (a working provider) and send its answer back."""
+    r = client.request(method, upstream.removesuffix("/v1") + path, content=body,
+                       headers={"Content-Type": "application/json"})
+    sock.sendall(_response(r.status_code, r.content, r.headers.get("content-type", "application/json")))
+
+
+def _stream_head(sock: socket.socket) -> None:
+    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
+
+
+def _send_chunk(sock: socket.socket, data: bytes) -> None:
+    sock.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+
+
 def endless_stream(upstream: str) -> Handler:
-    """Forward every request to ``upstream`` (a working provider), except that a ``stream: true``
-    request gets a stream of well-formed chunks that never ends (no [DONE])."""
+    """Forward every request to ``upstream``, except that a ``stream: true`` request gets well-formed
+    chunks as fast as the socket takes them and never [DONE] (bounded: 100,000 events, or the client
+    hangs up at its event cap)."""
     client = httpx.Client(timeout=60)
 
     def handle(sock: socket.socket, method: str, path: str, body: bytes, stop: threading.Event) -> None:
         req = json.loads(body) if body else {}
-        if isinstance(req, dict) and req.get("stream") is True:
-            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\nTransfer-Encoding: chunked\r\n\r\n")
-            chat = "chat" in path
-            i = 0
-            while not stop.wait(0.01):
-                piece = ({"delta": {"content": "a"}} if chat else {"text": "a"}) | {"index": 0, "finish_reason": None}
-                chunk = {"id": "x", "object": "chat.completion.chunk" if chat else "text_completion", "created": 0,
-                         "model": req.get("model"), "choices": [piece]}
-                event = f"data: {json.dumps(chunk)}\n\n".encode()
-                sock.sendall(f"{len(event):x}\r\n".encode() + event + b"\r\n")
-                i += 1
+        if not (isinstance(req, dict) and req.get("stream") is True):
+            _proxy(upstream, client, sock, method, path, body)
             return
-        url = upstream.removesuffix("/v1") + path
-        r = client.request(method, url, content=body, headers={"Content-Type": "application/json"})
-        sock.sendall(_response(r.status_code, r.content, r.headers.get("content-type", "application/json")))
+        _stream_head(sock)
+        chat = "chat" in path
+        for _ in range(100_000):
+            if stop.is_set():
+                return
+            piece = ({"delta": {"content": "a"}} if chat else {"text": "a"}) | {"index": 0, "finish_reason": None}
+            chunk = {"id": "x", "object": "chat.completion.chunk" if chat else "text_completion", "created": 0,
+                     "model": req.get("model"), "choices": [piece]}
+            _send_chunk(sock, f"data: {json.dumps(chunk)}\n\n".encode())
+
+    return handle
+
+
+def endless_line(upstream: str) -> Handler:
+    """Forward every request to ``upstream``, except that a ``stream: true`` request gets one line that
+    never ends: ``data: aaaa...`` without a newline, up to 64 MB (a client must cut it at its byte cap)."""
+    client = httpx.Client(timeout=60)
+
+    def handle(sock: socket.socket, method: str, path: str, body: bytes, stop: threading.Event) -> None:
+        req = json.loads(body) if body else {}
+        if not (isinstance(req, dict) and req.get("stream") is True):
+            _proxy(upstream, client, sock, method, path, body)
+            return
+        _stream_head(sock)
+        _send_chunk(sock, b"data: ")
+        block = b"a" * (1 << 20)
+        for _ in range(HUGE_BYTES // len(block)):
+            if stop.is_set():
+                return
+            _send_chunk(sock, block)
+
+    return handle
+
+
+def busy(upstream: str) -> Handler:
+    """Forward every request to ``upstream``, but answer each distinct request 429 (``retry-after-ms: 20``)
+    the first time it is seen — a provider at its concurrency limit, which a client should wait out."""
+    client = httpx.Client(timeout=60)
+    seen: set[tuple[str, bytes]] = set()
+    lock = threading.Lock()
+
+    def handle(sock: socket.socket, method: str, path: str, body: bytes, stop: threading.Event) -> None:
+        with lock:
+            first = (path, body) not in seen
+            seen.add((path, body))
+        if first and method == "POST":
+            error = {"error": {"message": "busy", "type": "rate_limit_error", "param": None, "code": None}}
+            payload = json.dumps(error).encode()
+            sock.sendall((f"HTTP/1.1 429 Too Many Requests\r\nContent-Type: application/json\r\nretry-after-ms: 20\r\n"
+                          f"Content-Length: {len(payload)}\r\nConnection: keep-alive\r\n\r\n").encode() + payload)
+            return
+        _proxy(upstream, client, sock, method, path, body)
 
     return handle
 
@@ -172,18 +230,21 @@ BEHAVIOURS: dict[str, Handler] = {
 
 @contextlib.contextmanager
 def broken(name: str) -> Iterator[str]:
-    """The broken provider ``name`` (one of :data:`BEHAVIOURS` or ``endless_stream``) on loopback."""
-    if name == "endless_stream":
+    """The broken provider ``name`` (one of :data:`BEHAVIOURS` or :data:`PROXIES`) on loopback."""
+    if name in PROXIES:
         from provider.app import run_in_thread
 
-        with run_in_thread("tiny") as upstream, serve(endless_stream(upstream)) as url:
+        with run_in_thread("tiny") as upstream, serve(PROXIES[name](upstream)) as url:
             yield url
         return
     with serve(BEHAVIOURS[name]) as url:
         yield url
 
 
-NAMES = (*BEHAVIOURS, "endless_stream")
+#: Proxies to the reference provider (tiny model) that misbehave on some requests only.
+PROXIES: dict[str, Callable[[str], Handler]] = {"endless_stream": endless_stream, "endless_line": endless_line,
+                                                 "busy": busy}
+NAMES = (*BEHAVIOURS, *PROXIES)
 
 
 def main() -> int:
@@ -194,7 +255,7 @@ def main() -> int:
         for quick in (True, False):
             with broken(name) as url:
                 t0 = time.perf_counter()
-                model = ["--model", "tiny" if name == "endless_stream" else "m"]
+                model = ["--model", "tiny" if name in PROXIES else "m"]
                 code = oairef_main(["validate", "--base-url", url, *model, *(["--quick"] if quick else []),
                                     "--json", "/tmp/broken.json", "--markdown", "/tmp/broken.md"])
                 print(f"{name:15} {'--quick' if quick else 'default':8} exit {code}  {time.perf_counter() - t0:7.1f} s",

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from oairef.cli import main
-from tests.validator.broken_providers import broken
+from tests.validator.broken_providers import PROXIES, broken
 from validator.checks import REGISTRY
 from validator.client import MAX_CONSECUTIVE_FAILURES
 
@@ -25,7 +25,7 @@ TIMEOUT = "1.5"
 def validate(name: str, tmp_path: Path, capsys: pytest.CaptureFixture[str], *extra: str,
              timeout: str = TIMEOUT) -> tuple[int, dict[str, Any]]:
     js, md = tmp_path / "r.json", tmp_path / "r.md"
-    model = "tiny" if name == "endless_stream" else "m"
+    model = "tiny" if name in PROXIES else "m"
     with broken(name) as url:
         code = main(["validate", "--base-url", url, "--model", model, "--timeout", timeout, "--json", str(js),
                      "--markdown", str(md), *extra])
@@ -83,7 +83,7 @@ def test_a_provider_that_answers_wrongly_is_judged_failed(name: str, needle: str
 
 def test_a_stream_without_end_is_cut_and_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # the proxied answers come from a real provider: a deadline that a loaded machine cannot miss; the
-    # endless streams are cut by the event cap (10 ms an event), not by it
+    # endless streams arrive as fast as the socket takes them and are cut by the event cap, not by it
     code, data = validate("endless_stream", tmp_path, capsys, "--quick", "--checks", "streaming.*,stop.sequences",
                           timeout="20")
     assert code == 1
@@ -91,5 +91,29 @@ def test_a_stream_without_end_is_cut_and_failed(tmp_path: Path, capsys: pytest.C
     assert framing["verdict"] == "fail"
     assert {p["endpoint"] for p in framing["parts"]} == {"completions", "chat"}
     assert all("did not end within" in p["summary"] for p in framing["parts"])
+    assert all(e.get("failure", "").startswith("the stream did not end") for e in framing["evidence"]
+               if e["body"] and e["body"].get("stream"))
     stop = next(c for c in data["checks"] if c["id"] == "stop.sequences")
     assert stop["verdict"] == "fail" and "did not end within" in json.dumps(stop["failures"])
+
+
+def test_a_line_without_end_is_cut_at_the_byte_cap(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stream that never sends a newline is counted as it arrives (it was buffered whole: 200 MB held
+    until the deadline): cut at the client's byte cap, failed, never an error or the deadline."""
+    code, data = validate("endless_line", tmp_path, capsys, "--quick", "--checks", "streaming.framing", timeout="20")
+    assert code == 1
+    framing = next(c for c in data["checks"] if c["id"] == "streaming.framing")
+    assert framing["verdict"] == "fail" and all("byte cap" in p["summary"] for p in framing["parts"])
+    streamed = [e for e in framing["evidence"] if e["body"] and e["body"].get("stream")]
+    assert streamed and all("byte cap" in e.get("failure", "") for e in streamed)
+
+
+def test_a_busy_provider_is_waited_out_not_failed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """429 with retry-after-ms on the first sight of every request: each is sent again after the wait it
+    asks for (listed as a retry), and the reference provider behind it passes as it does directly."""
+    code, data = validate("busy", tmp_path, capsys, "--quick", "--checks", "errors.*,sampling.temperature,n.indices",
+                          timeout="20")
+    assert code == 0 and verdicts(data) == {"pass"}
+    posts = sum(c["requests"] for c in data["checks"])
+    assert data["summary"]["transport_retries"] >= posts
+    assert all("HTTP 429" in r for c in data["checks"] for r in c["transport_retries"])
