@@ -2,7 +2,7 @@
 
 Examples::
 
-    oairef peers list                        # the peers and whether each is installed
+    oairef peers list                        # the peers, their launch commands and the cache folder
     oairef peers install vllm                # venv + model conversion once (cache: $OAIREF_PEERS_CACHE)
     oairef peers report llama-server         # docs/reports/llama-server.{md,json} + pictures + README matrix
     oairef peers report all                  # every peer, one after the other
@@ -37,14 +37,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("name", help=f"one of {names}, or all")
     p = sub.add_parser("report", help="validate a peer and regenerate docs/reports/<peer>.md + JSON + PNGs")
     p.add_argument("name", help=f"one of {names}, or all")
-    p.add_argument("--checks", default=None, metavar="GLOB", help="globs of check ids (default: all)")
+    p.add_argument("--checks", default=None, metavar="GLOB",
+                   help="globs of check ids (default: all; a partial run writes its report under the cache "
+                        "folder, leaving docs/reports/ and the README matrix alone)")
     p.add_argument("--samples", type=int, default=None, help="samples per statistical test (default: per peer)")
     p.add_argument("--seed", type=int, default=0, help="seed of the validator's requests (default 0)")
     p = sub.add_parser("render", help="re-apply peers/findings/ to the committed reports and the README matrix "
                                       "without validating again")
     p.add_argument("name", help=f"one of {names}, or all")
     p = sub.add_parser("serve", help="start a peer on a free loopback port and print its URL")
-    p.add_argument("name", help=f"one of {names}")
+    p.add_argument("name", help=f"one of {names} (one peer)")
 
 
 def _names(arg: str) -> list[str]:
@@ -65,9 +67,17 @@ def run(args: argparse.Namespace) -> int:
             print(f"{p.name:18} {p.launch}")
         print(f"cache: {cache_root()}")
         return 0
-    if getattr(args, "samples", None) is not None and not 10 <= args.samples <= 100_000:
-        err.print(f"oairef peers: --samples must be in [10, 100000], got {args.samples}")
+    if args.peers_command == "serve" and args.name == "all":
+        err.print(f"oairef peers serve: name one peer ({', '.join(PEERS)})", markup=False)
         return 2
+    if args.peers_command == "report":
+        from validator.cli import checks_problems, samples_and_seed_problems
+
+        problems = samples_and_seed_problems(args.samples, args.seed) + checks_problems(args.checks)
+        for problem in problems:
+            err.print(f"oairef peers report: {problem}", markup=False)
+        if problems:
+            return 2
     status = 0
     for name in names:
         try:
@@ -93,14 +103,26 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _report(name: str, args: argparse.Namespace) -> None:
+    """Validate ``name`` and write its report: into docs/reports/ (and the README matrix) for a run of the
+    whole catalogue, under the cache folder for a partial ``--checks`` run."""
+    import dataclasses
+
     from peers.matrix import update_readme
     from peers.report import validate_peer, write
+    from validator.checks import REGISTRY
     from validator.report import results_table, table_console
+    from validator.runner import select
 
-    pr = validate_peer(PEERS[name], checks=args.checks, samples=args.samples, seed=args.seed)
+    peer = PEERS[name]
+    if {c.id for c in select(args.checks)} < set(REGISTRY):
+        peer = dataclasses.replace(peer, reports=cache_root() / "reports")
+    pr = validate_peer(peer, checks=args.checks, samples=args.samples, seed=args.seed)
     path = write(pr)
     console = table_console(stderr=True)
     console.print(results_table(pr.run, width=console.width))
+    if peer.reports != PEERS[name].reports:
+        print(f"{name}: partial run (--checks): wrote {path}; docs/reports/ and the README are unchanged")
+        return
     updated = update_readme()
     print(f"{name}: wrote {path} (install {pr.install_s:.0f} s, start {pr.start_s:.1f} s, validate "
           f"{pr.validate_s:.0f} s){'; README matrix updated' if updated else ''}", file=sys.stderr)

@@ -34,21 +34,23 @@ class Peer:
     time_budget_s: float = 90.0
     #: Checks not run against this peer, each for a reason stated in its findings' NOTES.
     not_run: tuple[str, ...] = ()
+    #: Where its report, JSON and pictures go (the committed ones; a partial run writes elsewhere).
+    reports: Path = REPORTS
 
     def load(self) -> ModuleType:
         return importlib.import_module(self.module)
 
     @property
     def report_md(self) -> Path:
-        return REPORTS / f"{self.name}.md"
+        return self.reports / f"{self.name}.md"
 
     @property
     def report_json(self) -> Path:
-        return REPORTS / f"{self.name}.json"
+        return self.reports / f"{self.name}.json"
 
     @property
     def images(self) -> Path:
-        return REPORTS / "img" / self.name
+        return self.reports / "img" / self.name
 
 
 PEERS: dict[str, Peer] = {p.name: p for p in (

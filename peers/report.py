@@ -13,10 +13,12 @@ import json
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from peers.findings import Finding, for_peer
 from peers.plots import plot_check
+from peers.process import StartError
 from peers.registry import Peer
 from validator.client import Client
 from validator.context import PASS, Settings
@@ -38,12 +40,18 @@ class PeerRun:
     validate_s: float
 
 
-def _model(peer_module: Any, base_url: str) -> str:
+def _model(peer_module: ModuleType, base_url: str) -> str:
+    """The model id to validate: the peer module's ``model_name()``, else the first of ``GET /models``
+    (:class:`StartError` when the server names none)."""
     if hasattr(peer_module, "model_name"):
         return str(peer_module.model_name())
     import httpx
 
-    return str(httpx.get(base_url + "/models", timeout=30).json()["data"][0]["id"])
+    try:
+        r = httpx.get(base_url + "/models", timeout=30)
+        return str(r.json()["data"][0]["id"])
+    except (httpx.HTTPError, ValueError, LookupError, TypeError) as exc:
+        raise StartError(f"GET {base_url}/models named no model ({type(exc).__name__}: {exc})") from None
 
 
 def validate_peer(peer: Peer, checks: str | None = None, samples: int | None = None, seed: int = 0) -> PeerRun:
@@ -56,7 +64,7 @@ def validate_peer(peer: Peer, checks: str | None = None, samples: int | None = N
     mod.install()
     install_s = time.monotonic() - t0
     selected = [c for c in select(checks) if c.id not in peer.not_run]
-    settings = Settings(samples=samples or peer.samples, seed=seed, max_requests_per_check=400,
+    settings = Settings(samples=samples or peer.samples, seed=seed,
                         time_budget_s=peer.time_budget_s)
     with mod.start() as running:
         client = Client(running.base_url, concurrency=peer.concurrency, timeout_s=peer.timeout_s)

@@ -19,17 +19,20 @@ import argparse
 import time
 from typing import TYPE_CHECKING, Any
 
-from validator.context import LOGPROBS_AUTO, LOGPROBS_CHOICES
-from validator.endpoints import ENDPOINT_NAMES, parse_endpoints
+from validator.client import DEFAULT_TIMEOUT_S
+from validator.context import LOGPROBS_CHOICES, Settings
+from validator.endpoints import parse_endpoints
 
 if TYPE_CHECKING:
     from validator.checks.base import Check
     from validator.runner import Result, Run
 
-DEFAULT_SAMPLES = 4000
+#: The run-wide defaults (one owner: :class:`validator.context.Settings`).
+DEFAULTS = Settings()
+DEFAULT_SAMPLES = DEFAULTS.samples
 QUICK_SAMPLES = 600
-#: Default total deadline of one exchange (seconds).
-DEFAULT_TIMEOUT_S = 30.0
+#: Bounds of ``--samples`` (``oairef peers report`` takes the same).
+SAMPLES_RANGE = (10, 1_000_000)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -45,20 +48,22 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"fewer samples ({QUICK_SAMPLES} per test unless --samples) and fewer sub-tests")
     parser.add_argument("--samples", type=int, default=None,
                         help=f"samples per statistical test (default {DEFAULT_SAMPLES}; {QUICK_SAMPLES} with --quick)")
-    parser.add_argument("--alpha", type=float, default=1e-4, help="significance level per check (default 1e-4)")
-    parser.add_argument("--seed", type=int, default=0, help="seed for every request the validator sends (default 0)")
+    parser.add_argument("--alpha", type=float, default=DEFAULTS.alpha,
+                        help=f"significance level per check (default {DEFAULTS.alpha:g})")
+    parser.add_argument("--seed", type=int, default=DEFAULTS.seed,
+                        help=f"seed for every request the validator sends (default {DEFAULTS.seed})")
     parser.add_argument("--concurrency", type=int, default=4, help="requests in flight at once (default 4)")
-    parser.add_argument("--max-requests", type=int, default=400,
-                        help="bound on sampling requests per statistical check (default 400)")
-    parser.add_argument("--time-budget", type=float, default=60.0,
-                        help="seconds a single sampling loop may take (default 60)")
+    parser.add_argument("--max-requests", type=int, default=DEFAULTS.max_requests_per_check,
+                        help=f"bound on sampling requests per statistical check (default {DEFAULTS.max_requests_per_check})")
+    parser.add_argument("--time-budget", type=float, default=DEFAULTS.time_budget_s,
+                        help=f"seconds a single sampling loop may take (default {DEFAULTS.time_budget_s:g})")
     parser.add_argument("--timeout", type=float, default=DEFAULT_TIMEOUT_S,
                         help=f"total deadline of one exchange in seconds, first byte sent to last byte read "
                         f"(default {DEFAULT_TIMEOUT_S:g})")
-    parser.add_argument("--endpoints", default=",".join(ENDPOINT_NAMES), metavar="LIST",
+    parser.add_argument("--endpoints", default=",".join(DEFAULTS.endpoints), metavar="LIST",
                         help="endpoints to validate, comma-separated subset of 'completions,chat' (default both; "
                         "one the provider lacks is reported unsupported)")
-    parser.add_argument("--logprobs", default=LOGPROBS_AUTO, choices=LOGPROBS_CHOICES,
+    parser.add_argument("--logprobs", default=DEFAULTS.logprobs, choices=LOGPROBS_CHOICES,
                         help="statistics from reported logprobs when the provider has them (auto, default), only "
                         "from them (require), or from samples alone (never)")
     parser.add_argument("--json", default=None, metavar="PATH", help="write the machine-readable report here")
@@ -68,11 +73,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "schema.responses on missing fields the API added after the docs")
 
 
-def usage_problems(args: argparse.Namespace) -> list[str]:
-    """What is wrong with the options (empty: nothing)."""
+def samples_and_seed_problems(samples: int | None, seed: int) -> list[str]:
+    """What is wrong with ``--samples`` and ``--seed`` (shared with ``oairef peers report``)."""
+    low, high = SAMPLES_RANGE
     problems = []
-    if args.samples is not None and not 10 <= args.samples <= 1_000_000:
-        problems.append(f"--samples must be in [10, 1000000], got {args.samples}")
+    if samples is not None and not low <= samples <= high:
+        problems.append(f"--samples must be in [{low}, {high}], got {samples}")
+    if seed < 0:
+        problems.append(f"--seed must be >= 0, got {seed}")
+    return problems
+
+
+def checks_problems(globs: str | None) -> list[str]:
+    """A ``--checks`` selection that matches no check (shared with ``oairef peers report``)."""
+    from validator.runner import select
+
+    return [] if select(globs) else [f"--checks {globs!r} matches no check (see oairef validate --list)"]
+
+
+def usage_problems(args: argparse.Namespace) -> list[str]:
+    """What is wrong with the options (empty: nothing); checked before any provider is started."""
+    problems = samples_and_seed_problems(args.samples, args.seed) + checks_problems(args.checks)
     if not 0 < args.alpha < 1:
         problems.append(f"--alpha must be in (0, 1), got {args.alpha}")
     if not 1 <= args.concurrency <= 64:
@@ -81,8 +102,6 @@ def usage_problems(args: argparse.Namespace) -> list[str]:
         problems.append(f"--max-requests must be in [1, 100000], got {args.max_requests}")
     if not 0 < args.time_budget <= 3600:
         problems.append(f"--time-budget must be in (0, 3600], got {args.time_budget}")
-    if args.seed < 0:
-        problems.append(f"--seed must be >= 0, got {args.seed}")
     if not 0 < args.timeout <= 3600:
         problems.append(f"--timeout must be in (0, 3600], got {args.timeout}")
     try:
@@ -118,8 +137,6 @@ def run(args: argparse.Namespace) -> int:
             out.print(f"{c.id:32} {c.title}")
         return 0
     problems = usage_problems(args)
-    if not checks:
-        problems.append(f"--checks {args.checks!r} matches no check (see --list)")
     if problems:
         for p in problems:
             err.print(f"oairef validate: {p}", markup=False)

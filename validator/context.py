@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from validator.client import Client, Exchange
+from validator.endpoints import ENDPOINT_NAMES
 
 PASS, FAIL, UNSUPPORTED, SKIPPED, ERROR = "pass", "fail", "unsupported", "skipped", "error"
 VERDICTS = (PASS, FAIL, UNSUPPORTED, SKIPPED, ERROR)
@@ -136,7 +137,7 @@ class Settings:
     quick: bool = False
     max_requests_per_check: int = 400
     time_budget_s: float = 60.0
-    endpoints: tuple[str, ...] = ("completions", "chat")
+    endpoints: tuple[str, ...] = ENDPOINT_NAMES
     logprobs: str = LOGPROBS_AUTO
     strict: bool = False
 

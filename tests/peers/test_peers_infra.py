@@ -203,3 +203,24 @@ def test_cli_lists_the_peers_and_refuses_unknown_ones(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out
     assert all(name in out for name in PEERS)
     assert peers_main(["report", "sglang"]) == 2
+
+
+@pytest.mark.parametrize("argv", [["serve", "all"], ["report", "oairef", "--checks", "nomatch.*"],
+                                  ["report", "oairef", "--seed", "-1"], ["report", "all", "--samples", "5"]])
+def test_cli_usage_errors_exit_2_before_anything_starts(argv: list[str], own_cache: Path,
+                                                        capsys: pytest.CaptureFixture[str]) -> None:
+    assert peers_main(argv) == 2
+    assert "oairef peers" in capsys.readouterr().err
+    assert not (own_cache / "logs").exists() or not any((own_cache / "logs").iterdir())  # nothing was started
+
+
+def test_a_partial_report_goes_to_the_cache_and_leaves_the_committed_ones(own_cache: Path,
+                                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """``--checks`` runs a real peer (oairef serve, SmolLM2) but must not overwrite docs/reports/ or the matrix."""
+    committed = [PEERS["oairef"].report_md, PEERS["oairef"].report_json, matrix.ROOT / "README.md"]
+    before = [p.read_bytes() for p in committed]
+    assert peers_main(["report", "oairef", "--checks", "errors.shape"]) == 0
+    assert [p.read_bytes() for p in committed] == before
+    data = json.loads((own_cache / "reports" / "oairef.json").read_text())
+    assert [c["id"] for c in data["checks"]] == ["errors.shape"] and data["checks"][0]["verdict"] == "pass"
+    assert "partial run" in capsys.readouterr().out
