@@ -21,6 +21,7 @@ import re
 import statistics
 import subprocess
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -72,7 +73,7 @@ def drop_after_first_event(http: httpx.Client, url: str, body: bytes) -> int:
         return r.status_code
 
 
-#: (name, path, body, how, expected status); a round cycles through them (a quarter are hostile).
+#: (name, path, body, how, expected status); a round cycles through them (a third are hostile).
 KINDS: list[tuple[str, str, bytes, Callable[[httpx.Client, str, bytes], int], int]] = [
     ("valid", "/completions", VALID, post, 200),
     ("chat", "/chat/completions", CHAT, post, 200),
@@ -98,15 +99,19 @@ HOSTILE = {name for name, status in EXPECTED.items() if status != 200}
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[tuple[str, int]]:
-    """``oairef serve`` as a user starts it, on a free loopback port; yields ``(base_url, pid)``."""
-    proc = subprocess.Popen([sys.executable, "-m", "oairef", "serve", "--port", "0", "--log-level", "warning"],
-                            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT)})
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
+    """``oairef serve`` as a user starts it, on a free loopback port; yields ``(base_url, pid)``. Its
+    stderr goes to a file (a pipe nobody drains would block the server once its log filled the buffer)."""
+    log = tmp_path_factory.mktemp("serve") / "stderr.log"
+    with log.open("w") as sink:
+        proc = subprocess.Popen([sys.executable, "-m", "oairef", "serve", "--port", "0", "--log-level", "warning"],
+                                cwd=ROOT, stdout=subprocess.DEVNULL, stderr=sink, text=True,
+                                env={**os.environ, "COLUMNS": "200", "PYTHONPATH": str(ROOT)})
     try:
-        assert proc.stderr is not None
-        match = re.search(r"http://127\.0\.0\.1:(\d+)/v1", proc.stderr.readline())
-        assert match, "no banner"
+        deadline = time.monotonic() + 300  # bounded: a cold numba cache compiles before the banner
+        while (match := re.search(r"http://127\.0\.0\.1:(\d+)/v1", log.read_text())) is None:
+            assert proc.poll() is None and time.monotonic() < deadline, f"no banner: {log.read_text()[-2000:]}"
+            time.sleep(0.1)
         yield match.group(0), proc.pid
     finally:
         proc.terminate()
