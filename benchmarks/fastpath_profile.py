@@ -68,10 +68,10 @@ def _step_ops(row: np.ndarray, params: Any, hist: np.ndarray, bias_ids: np.ndarr
     def patch() -> None:
         n = P.penalties(row, hist, params.presence_penalty, params.frequency_penalty, ws.patch)
         n = P.logit_bias(row, bias_ids, bias_vals, ws.patch, n)
-        state["n"], state["zmax"] = n, P.softmax_shift(row, state["rmax"], ws.lanes, 1.0 / t, ws.patch, n)
+        state["n"], state["zmax"] = n, P.softmax_shift(row, state["rmax"], ws.lanes, SM.inverse_temperature(t), ws.patch, n)
 
     def softmax() -> None:
-        state["S"] = SM.softmax_sum(row, state["zmax"], 1.0 / t, ws.patch, state["n"])
+        state["S"] = SM.softmax_sum(row, state["zmax"], SM.inverse_temperature(t), ws.patch, state["n"])
 
     def raw() -> None:
         state["raw"] = SM.raw_normaliser(row, state["rmax"]) if k else 1.0

@@ -61,7 +61,7 @@ from .ops.patch import (
     softmax_shift,
 )
 from .ops.scan import LANES, MESSAGES, OK, scan
-from .ops.softmax import raw_normaliser, softmax_sum
+from .ops.softmax import inverse_temperature, raw_normaliser, softmax_sum
 from .params import SamplingParams, check_logit_bias_ids
 
 #: default smallest batch sent to several threads
@@ -133,8 +133,9 @@ def _sample_row(row: np.ndarray, s: Step, hist: np.ndarray, bias_ids: np.ndarray
         tok = greedy(row, patched_max(row, rmax, pt, n), pt, n)              # step 3, T == 0
         pick = Pick(tok, S, tok, S, S)
     else:
-        shift = softmax_shift(row, rmax, ws.lanes, 1.0 / s.temperature, pt, n)
-        S = softmax_sum(row, shift, 1.0 / s.temperature, pt, n)              # step 3, T > 0
+        inv_t = inverse_temperature(s.temperature)
+        shift = softmax_shift(row, rmax, ws.lanes, inv_t, pt, n)
+        S = softmax_sum(row, shift, inv_t, pt, n)                            # step 3, T > 0
         m, m_top = head(row, shift, s.temperature, S, s.top_p, s.u, s.top_k if s.processed else 0, ws.lanes, pt,
                         n, hd, 0 if s.processed else s.top_k, top_ids, top_lps)
         cut, kept, w_cut = top_p_cut(hd, m, s.top_p, S)                      # step 4

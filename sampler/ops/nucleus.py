@@ -34,6 +34,7 @@ from .bits import f2i, i2f
 from .exp import exp_exact, exp_weight
 from .patch import GROUP, Patch, patched_value
 from .scan import LANES, row_floor
+from .softmax import inverse_temperature
 from .topk import raw_threshold, top_of_groups
 
 #: exponent bins of a weight ``0 <= w <= 1`` (IEEE-754 exponent field; 0 holds the subnormals)
@@ -279,7 +280,7 @@ def head(
     weight ``>= w_lo``, a prefix of the order, whose mass is ``>= top_p * S`` (the cut is inside) or,
     with ``top_p == 1``, ``> u * S`` (the draw is inside), and at least ``k_need`` tokens. The raw
     top ``k_raw`` is collected on the way (:func:`collect`). Returns ``(m, m_top)``."""
-    inv_t = 1.0 / t
+    inv_t = inverse_temperature(t)
     q = top_p if top_p < 1.0 else u
     strict = top_p >= 1.0
     w_safe = safe_floor(q, S, row.size)

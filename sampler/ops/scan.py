@@ -105,7 +105,7 @@ def scan(row: np.ndarray, lanes: np.ndarray, sample: np.ndarray) -> tuple[int, f
     for c in range(LANES):
         khi, klo = max(khi, hi[c]), min(klo, lo[c])
         bits_of(one)[0] = key_of(hi[c], mag)
-        lanes[c] = float(one[0])
+        lanes[c] = float(one[0]) if c < n else -np.inf  # a lane no entry reached (n < LANES) holds nothing
     if khi > top or klo < bottom:
         return ST_NAN, 0.0
     if khi == top:

@@ -19,6 +19,18 @@ from .bits import radd
 from .exp import exp_term
 from .patch import GROUP, Patch
 
+#: The largest finite double: ``1 / T`` is capped there (see :func:`inverse_temperature`).
+DBL_MAX = float(np.finfo(np.float64).max)
+
+
+@njit(cache=True, inline="always")
+def inverse_temperature(t: float) -> float:
+    """``1 / T`` for step 3's ``(z' - shift) / T``, at most :data:`DBL_MAX`: for a subnormal ``T``
+    (below ~5.6e-309) it would be ``inf``, and ``inf x 0`` — the maximum's own gap — NaN. Capped, a
+    tie still gets weight ``exp(0) = 1`` and every other gap of a float32 row (at least ~1.4e-45)
+    weight 0, as the reference's division gives."""
+    return min(1.0 / t, DBL_MAX)
+
 
 @njit(cache=True)
 def softmax_sum(row: np.ndarray, shift: float, inv_t: float, pt: Patch, n: int) -> float:

@@ -211,3 +211,14 @@ def test_keep_alive_requests_are_not_held_by_nagle() -> None:
         return seen[0]
 
     assert asyncio.run(main()) != 0
+
+
+def test_a_subnormal_temperature_is_served_as_the_greedy_choice(server: tuple[str, Any]) -> None:
+    """temperature 1e-310 lies in [0, 2]: the contract's softmax(z / T) puts all mass on the maximum (it
+    once crashed the server process: 1 / T overflowed inside the kernel)."""
+    url, _ = server
+    body = {"model": "tiny", "prompt": "The keeper", "max_tokens": 8, "seed": 3}
+    tiny = post(url, "/completions", {**body, "temperature": 1e-310})
+    greedy = post(url, "/completions", {**body, "temperature": 0})
+    assert tiny.status_code == greedy.status_code == 200
+    assert tiny.json()["choices"][0]["text"] == greedy.json()["choices"][0]["text"]

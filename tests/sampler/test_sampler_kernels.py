@@ -74,7 +74,9 @@ def cases(draw: st.DrawFn) -> tuple[np.ndarray, SamplingParams, list[int], float
         z = z.astype(dtype)
     if np.all(np.isneginf(z)) or np.any(np.isposinf(z)):
         z = np.clip(np.nan_to_num(z, posinf=1e30), -1e30, None).astype(dtype)
-    temperature = draw(st.sampled_from([0.0, 1e-6, 0.05, 0.7, 1.0, 1.5, 2.0]))
+    # subnormal temperatures too: 1 / T overflows there (a NaN weight once crashed the process)
+    temperature = draw(st.one_of(st.sampled_from([0.0, 5e-324, 1e-310, 1e-6, 0.05, 0.7, 1.0, 1.5, 2.0]),
+                                 st.floats(0.0, 2.0)))
     top_p = draw(st.sampled_from([0.0, 1e-9, 0.1, 0.5, 0.9, 0.999, 1.0]))
     pen = st.sampled_from([-2.0, -0.5, 0.0, 0.5, 2.0])
     bias_keys = st.integers(0, V - 1)
@@ -377,3 +379,33 @@ def test_kernel_logits_narrows_only_exactly() -> None:
         assert kernels.kernel_logits(row) is row
     f = np.zeros((2, 3), np.float32)
     assert kernels.kernel_logits(f) is f
+
+
+@pytest.mark.parametrize("temperature", [5e-324, 1e-310, 2.2e-308])
+@pytest.mark.parametrize("V", [1, 3, 5000, 128_256])
+def test_a_subnormal_temperature_is_greedy_among_the_tied_maxima_as_in_the_reference(temperature: float,
+                                                                                    V: int) -> None:
+    """1 / T overflows below ~5.6e-309: the kernel once took inf x 0 = NaN for the maximum's weight, drew
+    from an empty head and read outside the row (a segfault through ``oairef serve``)."""
+    rng = np.random.default_rng(V)
+    z = rng.standard_normal(V).astype(np.float32)
+    tied = [0] if V < 3 else [1, V - 1]
+    z[tied] = z.max() + 1.0
+    params = SamplingParams(temperature=temperature)
+    for u in (0.0, 0.3, 0.7, float(np.nextafter(1.0, 0.0))):
+        assert sample_next(z, params, [], u) == R.sample_reference(z, params, [], u) in tied
+
+
+@pytest.mark.parametrize("V", [1, 2, 3, 4, 31, 33])
+@pytest.mark.parametrize("mode", ["raw", "processed"])
+def test_top_k_larger_than_the_vocabulary_lists_every_token(V: int, mode: str) -> None:
+    """k = 5 (or 20 on chat) over fewer tokens: every token, in the reference's order (the scan's unused
+    lanes once held NaN and the raw list came back empty)."""
+    z = np.random.default_rng(V).standard_normal(V).astype(np.float32)
+    params = SamplingParams(temperature=0.8)
+    out = sample_batch_full(z[None, :], [params], [[]], [0.5], top_k=20, mode=mode)
+    lp = R.raw_logprobs(z) if mode == "raw" else R.processed_logprobs(z, params)
+    want = R.top_k_logprobs(lp, 20)
+    got = [(int(i), float(v)) for i, v in zip(out[3][0], out[4][0], strict=True) if i >= 0]
+    assert [i for i, _ in got] == [i for i, _ in want]
+    np.testing.assert_allclose([v for _, v in got], [v for _, v in want], rtol=1e-12, atol=1e-12)
