@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -66,10 +68,13 @@ def url_of(base: str, route: str) -> str:
 
 # ------------------------------------------------------------------------------------------- body size
 def test_defaults_are_the_documented_ones() -> None:
-    assert Limits() == Limits(max_body_bytes=L.DEFAULT_MAX_BODY_BYTES, max_json_depth=L.DEFAULT_MAX_JSON_DEPTH,
-                              max_request_tokens=L.DEFAULT_MAX_REQUEST_TOKENS,
-                              max_concurrency=L.DEFAULT_MAX_CONCURRENCY, max_queue=L.DEFAULT_MAX_QUEUE)
-    assert (L.DEFAULT_MAX_BODY_BYTES, L.DEFAULT_MAX_JSON_DEPTH, L.DEFAULT_MAX_REQUEST_TOKENS) == (2097152, 64, 32768)
+    """docs/serve.md's limits table states each flag's default: it must be the one the server uses."""
+    table = (Path(__file__).resolve().parents[2] / "docs" / "serve.md").read_text(encoding="utf-8")
+    documented = {m.group(1): int(m.group(2).replace(",", ""))
+                  for m in re.finditer(r"^\| [^|]+ \| `(--[a-z-]+) N` \| ([\d,]+)", table, re.M)}
+    assert documented == {"--max-body-bytes": Limits().max_body_bytes, "--max-json-depth": Limits().max_json_depth,
+                          "--max-request-tokens": Limits().max_request_tokens,
+                          "--max-concurrency": Limits().max_concurrency, "--max-queue": Limits().max_queue}
     for bad in ({"max_body_bytes": 0}, {"max_queue": -1}, {"max_concurrency": True}, {"max_json_depth": 1.5}):
         with pytest.raises(ValueError, match=next(iter(bad))):
             Limits(**bad)  # type: ignore[arg-type]
