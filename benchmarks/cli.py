@@ -101,9 +101,11 @@ def run(args: argparse.Namespace) -> int:
     """Run the benchmark; returns 0, or 2 on bad options."""
     from rich.console import Console
 
+    from sampler.kernels import WARM_UP_ENV
+
     # the timed cells start at once: a background compilation in this process would run beside them
     # (each cell's first call, compilation or cache load included, is reported apart anyway)
-    os.environ.setdefault("OAIREF_SAMPLER_WARMUP", "0")
+    os.environ.setdefault(WARM_UP_ENV, "0")
     console = Console(stderr=True, quiet=args.quiet)
     try:
         settings = _settings(args)

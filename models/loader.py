@@ -32,4 +32,5 @@ def load_model(name_or_path: str) -> Model:
         from models.llama import LlamaModel
 
         return LlamaModel(name_or_path)
-    raise ValueError(f"unknown model {name_or_path!r}: use 'tiny', 'smollm2' or a path to a .gguf file")
+    names = ", ".join(repr(n) for n in MODEL_NAMES)
+    raise ValueError(f"unknown model {name_or_path!r}: use {names} or a path to a .gguf file")

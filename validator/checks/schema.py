@@ -10,6 +10,7 @@ failure. A field the docs name is also required where the spec leaves it optiona
 from __future__ import annotations
 
 import re
+from types import ModuleType
 from typing import Any
 
 from validator import rules
@@ -17,16 +18,16 @@ from validator.checks.base import check, per_endpoint
 from validator.client import Exchange
 from validator.context import FAIL, PASS, Context, Outcome, Part, Skipped
 from validator.endpoints import Endpoint
+from validator.ranges import SpecUnavailable, generated_models
 
 _FIELD = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 
-def _models() -> Any:
+def _models() -> ModuleType:
     try:
-        from generated import models
-    except ImportError as exc:  # generated/ is committed; absent only in a broken checkout
-        raise Skipped(f"generated models unavailable: {exc}") from exc
-    return models
+        return generated_models()
+    except SpecUnavailable as exc:
+        raise Skipped(str(exc)) from exc
 
 
 def field_path(loc: tuple[Any, ...]) -> str:
