@@ -95,10 +95,6 @@ class LlamaModel:
         """The bytes token ``token_id`` stands for (special tokens as their text)."""
         return self._pieces[token_id]
 
-    def detokenize(self, ids: list[int]) -> str:
-        """Text of ``ids`` (invalid UTF-8 replaced)."""
-        return b"".join(self._pieces[i] for i in ids).decode("utf-8", errors="replace")
-
     # -- logits --------------------------------------------------------------------------------
     def logits(self, ids: list[int] | np.ndarray) -> np.ndarray:
         """Raw next-token logits after ``ids`` (a float64 copy); see ``_SequenceCache``."""

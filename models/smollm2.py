@@ -28,14 +28,3 @@ def smollm2_path() -> Path:
     if not path.is_file():
         raise FileNotFoundError(f"{SMOLLM2_FILE} not found in {root}")
     return path
-
-
-def smollm2_available() -> bool:
-    """Whether the packaged GGUF and llama-cpp-python are both importable here."""
-    import importlib.util
-
-    try:
-        smollm2_path()
-    except FileNotFoundError:
-        return False
-    return importlib.util.find_spec("llama_cpp") is not None

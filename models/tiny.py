@@ -76,10 +76,6 @@ class TinyModel:
         """The bytes of a token; end-of-text has none."""
         return self._bytes[token_id]
 
-    def detokenize(self, ids: list[int]) -> bytes:
-        """The concatenated bytes of ``ids``."""
-        return b"".join(self._bytes[i] for i in ids)
-
     def logits(self, ids: list[int]) -> np.ndarray:
         """Next-token logits (float32, length ``vocab_size``) after ``ids``; deterministic."""
         last = ids[-1] if len(ids) >= 1 else self.eos_token_id

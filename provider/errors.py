@@ -173,9 +173,6 @@ def from_validation_errors(errors: Sequence[dict[str, Any]]) -> APIError:
     specific = [e for e in same if e.get("type") in _SPECIFIC]
     if specific:
         first = specific[0]
-    if first.get("type") == "json_invalid":
-        return APIError(400, "We could not parse the JSON body of your request.", param=None,
-                        code="invalid_json")
     message = _describe(first)
     if len(errors) > 1:
         message += f" (and {len(errors) - 1} more error{'s' if len(errors) > 2 else ''})"

@@ -175,7 +175,7 @@ def _penalties_count_prompt(policy: PenaltyIds) -> PenaltyIds:
 
 # --------------------------------------------------------------------------------- request body
 @dataclass(frozen=True)
-class Limits:
+class SpecBounds:
     """The documented limits of one kind of request body, as its generated request model states them.
 
     ``numbers``: numeric property -> ``(minimum, maximum)`` (``None`` where the spec has no bound);
@@ -209,7 +209,7 @@ def _bounds(node: JSON, defs: JSON) -> Bounds | None:
 
 
 @functools.cache
-def request_limits(kind: str) -> Limits:
+def request_limits(kind: str) -> SpecBounds:
     """The limits of a ``kind`` (``"completion"`` / ``"chat"``) request, read from the JSON schema of its
     generated request model (so from ``spec/openai.yaml``, never from a copy)."""
     schema = REQUEST_MODELS[kind].model_json_schema()
@@ -227,7 +227,7 @@ def request_limits(kind: str) -> Limits:
                 values[name] = vb
             if v.get("type") == "array" and "maxItems" in v:
                 items[name] = int(v["maxItems"])
-    return Limits(numbers, values, items)
+    return SpecBounds(numbers, values, items)
 
 
 def _clamp_number(value: Any, bounds: Bounds) -> Any:

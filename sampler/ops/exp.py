@@ -13,7 +13,7 @@ from bits. ``P`` is a near-minimax (Chebyshev) fit of ``exp`` on ``[-ln 2 / 2, l
   sum whose order is free anyway (raw logprobs within ~1e-15 of the reference's).
 
 The coefficients were fitted with ``mpmath.chebyfit(mpmath.exp, [-ln2/2, ln2/2], n + 1)`` at 50
-digits (``tests/sampler/test_sampler_ops.py`` checks the errors against ``math.exp``).
+digits (``tests/sampler/test_sampler_kernel_ops.py`` checks the errors against ``math.exp``).
 """
 
 from __future__ import annotations

@@ -234,7 +234,7 @@ def test_batch_rows_are_independent_and_match_reference(dtype: type) -> None:
     us = rng.random(B)
     tokens, chosen, top_ids, top_lps = sample_batch(z, params, hists, us, k, parallel=False)
     assert top_ids.shape == (B, k) and top_lps.shape == (B, k)
-    # the prange kernel (rows on worker threads, per-thread scratch) gives identical results
+    # the threaded path (rows taken by the pooled threads from an atomic counter, per-thread scratch) gives identical results
     par = sample_batch(z, params, hists, us, k, parallel=True)
     for a, b in zip(par, (tokens, chosen, top_ids, top_lps), strict=True):
         assert np.array_equal(a, b)
