@@ -17,7 +17,7 @@ Rules (the limits' values are ``provider.limits``'):
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from fastapi import Request
@@ -29,7 +29,7 @@ _QUOTE, _OPEN, _CLOSE = ord('"'), (ord("["), ord("{")), (ord("]"), ord("}"))
 _CHUNK = 1 << 16
 
 
-def _reject_constant(name: str) -> Any:
+def _reject_constant(name: str) -> NoReturn:
     raise ValueError(f"{name} is not valid JSON")
 
 

@@ -131,7 +131,7 @@ def _sample_row(row: np.ndarray, s: Step, hist: np.ndarray, bias_ids: np.ndarray
     S, m, m_top = 1.0, np.int64(0), np.int64(0)
     if s.temperature == 0.0:
         tok = greedy(row, patched_max(row, rmax, pt, n), pt, n)              # step 3, T == 0
-        pick = Pick(tok, S, tok, S, S)
+        pick = Pick(tok, 1.0, tok, 1.0, 1.0)  # the greedy token alone, all the kept mass
     else:
         inv_t = inverse_temperature(s.temperature)
         shift = softmax_shift(row, rmax, ws.lanes, inv_t, pt, n)

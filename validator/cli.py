@@ -24,7 +24,10 @@ from validator.context import LOGPROBS_CHOICES, Settings
 from validator.endpoints import parse_endpoints
 
 if TYPE_CHECKING:
+    from rich.console import Console
+
     from validator.checks.base import Check
+    from validator.client import Client
     from validator.runner import Result, Run
 
 #: The run-wide defaults (one owner: :class:`validator.context.Settings`).
@@ -172,7 +175,8 @@ def run(args: argparse.Namespace) -> int:
     return result.exit_status
 
 
-def _judge(client: Any, args: argparse.Namespace, settings: Any, checks: list[Check], err: Any) -> Run:
+def _judge(client: Client, args: argparse.Namespace, settings: Settings, checks: list[Check],
+           err: Console) -> Run:
     """Find the model and run the checks; a provider that cannot be reached or names no model gives a
     run whose every check is ``error`` (so the reports are still written)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn

@@ -37,10 +37,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from validator.context import VERDICTS
 from validator.runner import Run
+
+if TYPE_CHECKING:
+    from rich.console import Console
+    from rich.table import Table
 
 SCHEMA_VERSION = 1
 COLOURS = {"pass": "green", "fail": "bold red", "unsupported": "yellow", "skipped": "dim", "error": "magenta"}
@@ -157,7 +161,7 @@ def methods_cell(parts: list[dict[str, Any]]) -> str:
     return ", ".join(methods) or "-"
 
 
-def table_console(stderr: bool = False) -> Any:
+def table_console(stderr: bool = False) -> Console:
     """A rich Console for the results table: the terminal's width, or 160 columns when the output is a
     file or a pipe (rich would assume 80 there; ``COLUMNS`` still wins)."""
     import os
@@ -173,7 +177,7 @@ def table_console(stderr: bool = False) -> Any:
 SUMMARY_MIN_WIDTH = 110  # narrower consoles get the table without summaries, then one line per finding
 
 
-def results_table(run: Run, width: int = 160) -> Any:
+def results_table(run: Run, width: int = 160) -> Table:
     """A rich Table of the run's results, one line per check where ``width`` allows: the endpoints are
     named only where their verdicts differ, and the summary column is left out below
     ``SUMMARY_MIN_WIDTH`` columns (:func:`findings` then lists what did not pass). The Markdown report

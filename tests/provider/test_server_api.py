@@ -192,23 +192,20 @@ def test_keep_alive_requests_are_not_held_by_nagle() -> None:
 
     async def main() -> int:
         sock = listening_socket("127.0.0.1", 0)
-        seen: list[int] = []
+        seen: asyncio.Future[int] = asyncio.get_running_loop().create_future()
 
         async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             raw = writer.get_extra_info("socket")
-            seen.append(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+            seen.set_result(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
             writer.close()
 
         server = await asyncio.start_server(handle, sock=sock)
         async with server:
             host, port = sock.getsockname()[:2]
             _, writer = await asyncio.open_connection(host, port)
-            for _ in range(200):
-                if seen:
-                    break
-                await asyncio.sleep(0.01)
+            nodelay = await asyncio.wait_for(seen, timeout=30)  # bounded: the handler runs once accepted
             writer.close()
-        return seen[0]
+        return nodelay
 
     assert asyncio.run(main()) != 0
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import numba
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from sampler import InvalidLogits, InvalidParameter, SamplingParams, kernels, sample_batch, sample_next
@@ -409,3 +409,48 @@ def test_top_k_larger_than_the_vocabulary_lists_every_token(V: int, mode: str) -
     got = [(int(i), float(v)) for i, v in zip(out[3][0], out[4][0], strict=True) if i >= 0]
     assert [i for i, _ in got] == [i for i, _ in want]
     np.testing.assert_allclose([v for _, v in got], [v for _, v in want], rtol=1e-12, atol=1e-12)
+
+
+@st.composite
+def large_cases(draw: st.DrawFn) -> tuple[np.ndarray, SamplingParams, list[int], float, str, int]:
+    """Rows of V >= 2048, where the head is estimated from a sample of the row (``guess_floor``) before it
+    is collected: gaussian, scaled or peaked, with tied maxima at times, float32 as models give them."""
+    V = draw(st.integers(2048, 20_000))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    z = rng.standard_normal(V) * draw(st.sampled_from([0.3, 1.0, 3.0, 10.0]))
+    if draw(st.booleans()):
+        z[rng.integers(0, V, size=draw(st.integers(1, 4)))] += draw(st.sampled_from([5.0, 12.0, 40.0]))
+    if draw(st.booleans()):
+        z[rng.integers(0, V, size=2)] = z.max()
+    z = z.astype(np.float32)
+    temperature = draw(st.one_of(st.sampled_from([0.0, 1e-310, 0.05, 0.7, 1.0, 2.0]), st.floats(0.01, 2.0)))
+    pen = st.sampled_from([-2.0, 0.0, 0.7, 2.0])
+    bias = draw(st.dictionaries(st.integers(0, V - 1), st.sampled_from([-100.0, -3.0, 2.5, 100.0]), max_size=8))
+    params = SamplingParams(temperature=temperature, top_p=draw(st.sampled_from([0.05, 0.5, 0.9, 0.999, 1.0])),
+                            presence_penalty=draw(pen), frequency_penalty=draw(pen), logit_bias=bias)
+    hist = draw(st.lists(st.integers(0, V - 1), max_size=64))
+    u = draw(st.floats(0.0, 1.0, exclude_max=True))
+    return z, params, hist, u, draw(st.sampled_from(["raw", "processed"])), draw(st.sampled_from([0, 1, 5, 20]))
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+@given(large_cases())
+def test_large_rows_give_the_reference_token_logprobs_and_top_k(
+        case: tuple[np.ndarray, SamplingParams, list[int], float, str, int]) -> None:
+    """At the sizes models have: the token, its raw and in-mode logprobs, and the top-k list (ids and
+    values) all as the reference gives them (the sampled-head path is otherwise only met by sweeps)."""
+    z, params, hist, u, mode, k = case
+    if ambiguous(z, params, hist, u):
+        event("ambiguous: skipped")
+        return
+    event("compared")
+    out = sample_batch_full(z[None, :], [params], [hist], [u], top_k=k, mode=mode)
+    tok = R.sample_reference(z, params, hist, u)
+    assert int(out.tokens[0]) == tok
+    raw = R.raw_logprobs(z)
+    in_mode = raw if mode == "raw" else R.processed_logprobs(z, params, hist)
+    np.testing.assert_allclose([out.raw_logprobs[0], out.logprobs[0]], [raw[tok], in_mode[tok]], rtol=1e-9, atol=1e-9)
+    want = R.top_k_logprobs(in_mode, k)
+    got = [(int(i), float(v)) for i, v in zip(out.top_ids[0], out.top_logprobs[0], strict=True) if i >= 0]
+    assert [i for i, _ in got] == [i for i, _ in want]
+    np.testing.assert_allclose([v for _, v in got], [v for _, v in want], rtol=1e-9, atol=1e-9)
