@@ -12,7 +12,10 @@ Rules:
   the parameter under test.
 - Power is reported as the minimum detectable effect: the smallest Cohen's w
   (``w = sqrt(sum (p1 - p0)^2 / p0)``) that the test detects with probability ``power`` at ``alpha``,
-  from the noncentral chi-square with noncentrality ``N * w^2``.
+  from the noncentral chi-square with noncentrality ``N * w^2``. That is the local-alternative
+  approximation: the G statistic's own noncentrality is ``2 N KL(p1 || p0)``, equal to ``N w^2`` to first
+  order but smaller when the excess goes to a rare category, so an effect of the reported ``w``
+  concentrated there is detected with less than the stated power (see :func:`min_detectable_w`).
 """
 
 from __future__ import annotations
@@ -112,7 +115,13 @@ def holm(p_values: Sequence[float]) -> list[float]:
 
 
 def min_detectable_w(n: int, df: int, alpha: float, power: float = 0.99) -> float:
-    """Smallest Cohen's w a chi-square/G test with ``df`` and ``n`` observations detects with ``power``."""
+    """Smallest Cohen's w a chi-square/G test with ``df`` and ``n`` observations detects with ``power``.
+
+    Noncentrality ``n w^2`` (local alternatives). Simulated with :func:`g_test` at alpha 1e-4: an effect
+    of this w spread like a temperature change is detected with power 0.97 to 0.998 (k = 4 and 10,
+    n = 600 and 4000); the same w put on the rarest category (its excess taken from the others in
+    proportion, the G-test's least favourable direction) only with 0.82 (k = 10, n = 600), 0.94
+    (k = 10, n = 4000), and about 0.55 for 20 bins at n = 4000 whose rarest has an expected count of 4."""
     if n <= 0 or df <= 0:
         return float("inf")
     crit = sps.chi2.isf(alpha, df)
