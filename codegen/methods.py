@@ -29,7 +29,7 @@ import re
 from collections.abc import Iterator
 from typing import Any
 
-from codegen.pointers import resolve_ref
+from codegen.pointers import deref_or_empty
 from codegen.schemas import HTTP_METHODS
 
 #: names a resource or method may not take (attributes of every resource; checked again when rendering)
@@ -70,29 +70,18 @@ def _returns_list(spec: dict[str, Any], op: dict[str, Any]) -> bool:
     for code in sorted(str(c) for c in responses):
         if not code.startswith("2"):
             continue
-        response = _deref(spec, responses.get(code, responses.get(int(code)) if code.isdigit() else None))
+        response = deref_or_empty(spec, responses.get(code, responses.get(int(code)) if code.isdigit() else None))
         content = (response or {}).get("content") or {}
         media = next((m for m in content if m == "application/json" or m.endswith("+json")), None)
-        schema = _deref(spec, (content.get(media) or {}).get("schema")) if media else None
+        schema = deref_or_empty(spec, (content.get(media) or {}).get("schema")) if media else None
         props = _properties(spec, schema)
-        data = _deref(spec, props.get("data"))
+        data = deref_or_empty(spec, props.get("data"))
         return isinstance(data, dict) and data.get("type") == "array"
     return False
 
 
-def _deref(spec: dict[str, Any], node: Any) -> Any:
-    for _ in range(16):
-        if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
-            return node
-        try:
-            node = resolve_ref(spec, node["$ref"])
-        except KeyError:
-            return None
-    return None
-
-
 def _properties(spec: dict[str, Any], schema: Any) -> dict[str, Any]:
-    schema = _deref(spec, schema)
+    schema = deref_or_empty(spec, schema)
     if not isinstance(schema, dict):
         return {}
     props = dict(schema.get("properties") or {})

@@ -18,7 +18,7 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from codegen.pointers import resolve_ref, schema_ref_name
+from codegen.pointers import deref_or_empty, schema_ref_name
 
 HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
 
@@ -34,18 +34,6 @@ def iter_refs(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for value in node:
             yield from iter_refs(value)
-
-
-def _deref(spec: dict[str, Any], node: Any) -> Any:
-    """``node`` with one level of non-schema ``$ref`` (responses, request bodies) followed."""
-    seen = 0
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and seen < 16:
-        try:
-            node = resolve_ref(spec, node["$ref"])
-        except KeyError:
-            return {}
-        seen += 1
-    return node
 
 
 def _closure(spec: dict[str, Any], roots: list[Any]) -> set[str]:
@@ -73,13 +61,13 @@ def request_and_response_roots(spec: dict[str, Any]) -> tuple[list[Any], list[An
             op = item.get(method)
             if not isinstance(op, dict):
                 continue
-            body = _deref(spec, op.get("requestBody"))
+            body = deref_or_empty(spec, op.get("requestBody"))
             if isinstance(body, dict):
                 for media in (body.get("content") or {}).values():
                     if isinstance(media, dict):
                         requests.append(media.get("schema"))
             for resp in (op.get("responses") or {}).values():
-                resp = _deref(spec, resp)
+                resp = deref_or_empty(spec, resp)
                 if isinstance(resp, dict):
                     for media in (resp.get("content") or {}).values():
                         if isinstance(media, dict):
