@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterator
 from typing import Any
 
 from codegen.pointers import deref_or_empty
-from codegen.schemas import HTTP_METHODS
+from codegen.spec import iter_operations
 
 #: names a resource or method may not take (attributes of every resource; checked again when rendering)
 RESOURCE_RESERVED = frozenset({"with_raw_response", "with_streaming_response"})
@@ -90,14 +89,6 @@ def _properties(spec: dict[str, Any], schema: Any) -> dict[str, Any]:
     return props
 
 
-def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path, item in (spec.get("paths") or {}).items():
-        if isinstance(item, dict):
-            for method in HTTP_METHODS:
-                if isinstance(item.get(method), dict):
-                    yield path, method, item[method]
-
-
 def derive_method_path(spec: dict[str, Any], path: str, method: str, op: dict[str, Any],
                        all_paths: set[str], *, alone: bool = True) -> MethodPath:
     """The method path the rules above give one operation, before clashes are settled (``alone``:
@@ -120,7 +111,7 @@ def derive_method_path(spec: dict[str, Any], path: str, method: str, op: dict[st
 
 def method_paths(spec: dict[str, Any]) -> dict[OperationKey, MethodPath]:
     """The method path of every operation: ``x-oairef-method`` where given, else derived (clashes settled)."""
-    ops = list(_operations(spec))
+    ops = list(iter_operations(spec))
     all_paths = {path for path, _m, _op in ops}
     per_path = {path: sum(1 for p, _m, _op in ops if p == path) for path in all_paths}
     given: dict[OperationKey, MethodPath] = {

@@ -31,8 +31,7 @@ from typing import Any
 
 from codegen.pointers import BrokenRef, child, deref, schema_ref_name
 from codegen.pytypes import TypeWriter
-from codegen.schemas import HTTP_METHODS
-from codegen.spec import SpecError
+from codegen.spec import SpecError, iter_operations
 
 RESERVED_KWARGS = {"extra_headers", "extra_query", "extra_body", "timeout", "self"}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -153,21 +152,14 @@ class OperationReader:
             raise SpecError("/paths", "the spec needs a 'paths' mapping")
         ops: list[Operation] = []
         seen: dict[tuple[str, ...], str] = {}
-        for path, item in paths.items():
-            item_ptr = child("/paths", path)
-            if not isinstance(item, dict):
-                raise SpecError(item_ptr, "a path item must be a mapping")
-            shared = item.get("parameters") or []
-            for method in HTTP_METHODS:
-                if method not in item:
-                    continue
-                op_ptr = child(item_ptr, method)
-                op = self.read(path, method, item[method], shared, op_ptr)
-                if op.method_path in seen:
-                    raise SpecError(child(op_ptr, "x-oairef-method"),
-                                    f"{'.'.join(op.method_path)} is also the method of {seen[op.method_path]}")
-                seen[op.method_path] = op_ptr
-                ops.append(op)
+        for path, method, raw in iter_operations(self.spec):
+            op_ptr = child("/paths", path, method)
+            op = self.read(path, method, raw, paths[path].get("parameters") or [], op_ptr)
+            if op.method_path in seen:
+                raise SpecError(child(op_ptr, "x-oairef-method"),
+                                f"{'.'.join(op.method_path)} is also the method of {seen[op.method_path]}")
+            seen[op.method_path] = op_ptr
+            ops.append(op)
         resources = {op.method_path[:i] for op in ops for i in range(1, len(op.method_path))}
         for op in ops:
             if op.method_path in resources:

@@ -19,8 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from codegen.pointers import deref_or_empty, schema_ref_name
-
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+from codegen.spec import iter_operations
 
 
 def iter_refs(node: Any) -> Iterator[str]:
@@ -54,24 +53,18 @@ def request_and_response_roots(spec: dict[str, Any]) -> tuple[list[Any], list[An
     """The request-body and response-body media schemas of every operation."""
     requests: list[Any] = []
     responses: list[Any] = []
-    for item in (spec.get("paths") or {}).values():
-        if not isinstance(item, dict):
-            continue
-        for method in HTTP_METHODS:
-            op = item.get(method)
-            if not isinstance(op, dict):
-                continue
-            body = deref_or_empty(spec, op.get("requestBody"))
-            if isinstance(body, dict):
-                for media in (body.get("content") or {}).values():
+    for _path, _method, op in iter_operations(spec):
+        body = deref_or_empty(spec, op.get("requestBody"))
+        if isinstance(body, dict):
+            for media in (body.get("content") or {}).values():
+                if isinstance(media, dict):
+                    requests.append(media.get("schema"))
+        for resp in (op.get("responses") or {}).values():
+            resp = deref_or_empty(spec, resp)
+            if isinstance(resp, dict):
+                for media in (resp.get("content") or {}).values():
                     if isinstance(media, dict):
-                        requests.append(media.get("schema"))
-            for resp in (op.get("responses") or {}).values():
-                resp = deref_or_empty(spec, resp)
-                if isinstance(resp, dict):
-                    for media in (resp.get("content") or {}).values():
-                        if isinstance(media, dict):
-                            responses.append(media.get("schema"))
+                        responses.append(media.get("schema"))
     return requests, responses
 
 

@@ -157,13 +157,23 @@ def _check_no_nullable_and_refs(doc: dict[str, Any], *, nullable_allowed: bool =
 
 
 def iter_operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """Yield ``(path, method, operation)`` for every operation under ``paths``, in document order."""
-    for path, item in (doc.get("paths") or {}).items():
+    """Yield ``(path, method, operation)`` for every operation under ``paths``, in document order
+    (a path item's keys in ``HTTP_METHODS`` are its operations). A ``paths``, path item or operation
+    that is not a mapping is a ``SpecError``; the one walk every reader of operations uses."""
+    paths = doc.get("paths")
+    if paths is None:
+        return
+    if not isinstance(paths, dict):
+        raise SpecError("/paths", "paths must be a mapping")
+    for path, item in paths.items():
         if not isinstance(item, dict):
-            continue
+            raise SpecError(child("/paths", path), "a path item must be a mapping")
         for method, op in item.items():
-            if method in HTTP_METHODS and isinstance(op, dict):
-                yield path, method, op
+            if method not in HTTP_METHODS:
+                continue
+            if not isinstance(op, dict):
+                raise SpecError(child("/paths", path, method), "an operation must be a mapping")
+            yield path, method, op
 
 
 def _check_operations(doc: dict[str, Any], *, strict: bool = True) -> None:
@@ -172,47 +182,41 @@ def _check_operations(doc: dict[str, Any], *, strict: bool = True) -> None:
         raise SpecError("/paths", "the spec must define at least one path")
     operation_ids: dict[str, str] = {}
     methods: dict[str, str] = {}
-    for path, item in paths.items():
-        if not isinstance(item, dict):
-            raise SpecError(child("/paths", path), "a path item must be a mapping")
-        for method in (key for key in item if key in HTTP_METHODS):  # document order
-            where = child("/paths", path, method)
-            op = item[method]
-            if not isinstance(op, dict):
-                raise SpecError(where, "an operation must be a mapping")
-            op_id = op.get("operationId")
-            if op_id is None and not strict:
-                op_id = f"{method.upper()} {path}"
-            elif not isinstance(op_id, str) or not op_id:
-                raise SpecError(where, f"operation {method.upper()} {path} has no operationId")
-            elif op_id in operation_ids:
-                raise SpecError(
-                    child(where, "operationId"),
-                    f"duplicate operationId {op_id!r} (also at {operation_ids[op_id]})",
-                )
-            operation_ids[op_id] = where
-            dotted = op.get("x-oairef-method")
-            if dotted is None and not strict:
-                pass
-            elif dotted is None:
-                raise SpecError(where, f"operation {op_id} has no x-oairef-method")
-            elif not isinstance(dotted, str) or not _METHOD_PATH.match(dotted):
-                raise SpecError(
-                    child(where, "x-oairef-method"),
-                    f"x-oairef-method must be a dotted lower-case method path, got {dotted!r}",
-                )
-            elif dotted in methods:
-                raise SpecError(
-                    child(where, "x-oairef-method"),
-                    f"duplicate x-oairef-method {dotted!r} (also at {methods[dotted]})",
-                )
-            else:
-                methods[dotted] = where
-            responses = op.get("responses")
-            if not isinstance(responses, dict):
-                raise SpecError(where, f"operation {op_id} has no responses")
-            if not any(re.fullmatch(r"2(\d\d|XX)", str(code)) for code in responses):
-                raise SpecError(child(where, "responses"), f"operation {op_id} has no 2xx response")
+    for path, method, op in iter_operations(doc):
+        where = child("/paths", path, method)
+        op_id = op.get("operationId")
+        if op_id is None and not strict:
+            op_id = f"{method.upper()} {path}"
+        elif not isinstance(op_id, str) or not op_id:
+            raise SpecError(where, f"operation {method.upper()} {path} has no operationId")
+        elif op_id in operation_ids:
+            raise SpecError(
+                child(where, "operationId"),
+                f"duplicate operationId {op_id!r} (also at {operation_ids[op_id]})",
+            )
+        operation_ids[op_id] = where
+        dotted = op.get("x-oairef-method")
+        if dotted is None and not strict:
+            pass
+        elif dotted is None:
+            raise SpecError(where, f"operation {op_id} has no x-oairef-method")
+        elif not isinstance(dotted, str) or not _METHOD_PATH.match(dotted):
+            raise SpecError(
+                child(where, "x-oairef-method"),
+                f"x-oairef-method must be a dotted lower-case method path, got {dotted!r}",
+            )
+        elif dotted in methods:
+            raise SpecError(
+                child(where, "x-oairef-method"),
+                f"duplicate x-oairef-method {dotted!r} (also at {methods[dotted]})",
+            )
+        else:
+            methods[dotted] = where
+        responses = op.get("responses")
+        if not isinstance(responses, dict):
+            raise SpecError(where, f"operation {op_id} has no responses")
+        if not any(re.fullmatch(r"2(\d\d|XX)", str(code)) for code in responses):
+            raise SpecError(child(where, "responses"), f"operation {op_id} has no 2xx response")
     for dotted, where in methods.items():
         parts = dotted.split(".")
         for i in range(1, len(parts)):

@@ -143,3 +143,11 @@ def test_spec_error_carries_the_pointer_in_process(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         OperationReader(doc, set()).read_all()
     assert info.value.pointer == "/paths/~1a~1{x}/get/parameters"
+
+
+def test_paths_that_are_not_a_mapping_are_a_spec_error() -> None:
+    """Every reader of operations walks them through ``iter_operations``, which names the fault."""
+    doc = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": ["/models"]}
+    with pytest.raises(SpecError) as info:
+        build(doc, strict=False)
+    assert info.value.pointer == "/paths"
