@@ -26,11 +26,10 @@ from __future__ import annotations
 
 import keyword
 import re
-from collections.abc import Iterator
 from typing import Any
 
-from codegen.pointers import resolve_ref
-from codegen.schemas import HTTP_METHODS
+from codegen.pointers import deref_or_empty
+from codegen.spec import iter_operations
 
 #: names a resource or method may not take (attributes of every resource; checked again when rendering)
 RESOURCE_RESERVED = frozenset({"with_raw_response", "with_streaming_response"})
@@ -70,43 +69,24 @@ def _returns_list(spec: dict[str, Any], op: dict[str, Any]) -> bool:
     for code in sorted(str(c) for c in responses):
         if not code.startswith("2"):
             continue
-        response = _deref(spec, responses.get(code, responses.get(int(code)) if code.isdigit() else None))
+        response = deref_or_empty(spec, responses.get(code, responses.get(int(code)) if code.isdigit() else None))
         content = (response or {}).get("content") or {}
         media = next((m for m in content if m == "application/json" or m.endswith("+json")), None)
-        schema = _deref(spec, (content.get(media) or {}).get("schema")) if media else None
+        schema = deref_or_empty(spec, (content.get(media) or {}).get("schema")) if media else None
         props = _properties(spec, schema)
-        data = _deref(spec, props.get("data"))
+        data = deref_or_empty(spec, props.get("data"))
         return isinstance(data, dict) and data.get("type") == "array"
     return False
 
 
-def _deref(spec: dict[str, Any], node: Any) -> Any:
-    for _ in range(16):
-        if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
-            return node
-        try:
-            node = resolve_ref(spec, node["$ref"])
-        except KeyError:
-            return None
-    return None
-
-
 def _properties(spec: dict[str, Any], schema: Any) -> dict[str, Any]:
-    schema = _deref(spec, schema)
+    schema = deref_or_empty(spec, schema)
     if not isinstance(schema, dict):
         return {}
     props = dict(schema.get("properties") or {})
     for member in schema.get("allOf") or []:
         props.update(_properties(spec, member))
     return props
-
-
-def _operations(spec: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    for path, item in (spec.get("paths") or {}).items():
-        if isinstance(item, dict):
-            for method in HTTP_METHODS:
-                if isinstance(item.get(method), dict):
-                    yield path, method, item[method]
 
 
 def derive_method_path(spec: dict[str, Any], path: str, method: str, op: dict[str, Any],
@@ -131,7 +111,7 @@ def derive_method_path(spec: dict[str, Any], path: str, method: str, op: dict[st
 
 def method_paths(spec: dict[str, Any]) -> dict[OperationKey, MethodPath]:
     """The method path of every operation: ``x-oairef-method`` where given, else derived (clashes settled)."""
-    ops = list(_operations(spec))
+    ops = list(iter_operations(spec))
     all_paths = {path for path, _m, _op in ops}
     per_path = {path: sum(1 for p, _m, _op in ops if p == path) for path in all_paths}
     given: dict[OperationKey, MethodPath] = {

@@ -34,7 +34,7 @@ import copy
 import re
 from typing import Any
 
-from codegen.schemas import HTTP_METHODS
+from codegen.spec import iter_operations
 
 _CONSTRAINTS = ("minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "multipleOf", "minLength",
                 "maxLength", "pattern", "minItems", "maxItems", "uniqueItems")
@@ -246,23 +246,17 @@ def lift_inline_schemas(spec: dict[str, Any]) -> dict[str, Any]:
     lifter = _Lifter(schemas)
     for name, schema in list(schemas.items()):
         lifter.walk(schema, pascal(name))
-    for path, item in (doc.get("paths") or {}).items():
-        if not isinstance(item, dict):
-            continue
-        for method in HTTP_METHODS:
-            op = item.get(method)
-            if not isinstance(op, dict):
+    for path, method, op in iter_operations(doc):
+        base = _operation_name(path, method, op)
+        body = op.get("requestBody")
+        for media in ((body or {}).get("content") or {}).values() if isinstance(body, dict) else []:
+            if isinstance(media, dict) and _is_object_class(media.get("schema")):
+                media["schema"] = lifter.lift(media["schema"], base + "Request")
+        for code, response in (op.get("responses") or {}).items():
+            if not (str(code).startswith("2") and isinstance(response, dict)):
                 continue
-            base = _operation_name(path, method, op)
-            body = op.get("requestBody")
-            for media in ((body or {}).get("content") or {}).values() if isinstance(body, dict) else []:
+            for media in (response.get("content") or {}).values():
                 if isinstance(media, dict) and _is_object_class(media.get("schema")):
-                    media["schema"] = lifter.lift(media["schema"], base + "Request")
-            for code, response in (op.get("responses") or {}).items():
-                if not (str(code).startswith("2") and isinstance(response, dict)):
-                    continue
-                for media in (response.get("content") or {}).values():
-                    if isinstance(media, dict) and _is_object_class(media.get("schema")):
-                        media["schema"] = lifter.lift(media["schema"], base + "Response")
+                    media["schema"] = lifter.lift(media["schema"], base + "Response")
     schemas.update(lifter.lifted)
     return doc

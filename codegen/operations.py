@@ -29,10 +29,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from codegen.pointers import child, resolve_ref, schema_ref_name
+from codegen.pointers import BrokenRef, child, deref, schema_ref_name
 from codegen.pytypes import TypeWriter
-from codegen.schemas import HTTP_METHODS
-from codegen.spec import SpecError
+from codegen.spec import SpecError, iter_operations
 
 RESERVED_KWARGS = {"extra_headers", "extra_query", "extra_body", "timeout", "self"}
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
@@ -105,20 +104,19 @@ def pyname(name: str, taken: set[str]) -> str:
     return ident
 
 
-def _deref(spec: dict[str, Any], node: Any, pointer: str) -> Any:
-    for _ in range(16):
-        if not (isinstance(node, dict) and isinstance(node.get("$ref"), str)):
-            return node
-        try:
-            node = resolve_ref(spec, node["$ref"])
-        except KeyError:
-            raise SpecError(child(pointer, "$ref"), f"unresolvable reference {node['$ref']!r}") from None
-    raise SpecError(pointer, "reference chain too long")
+def _deref_at(spec: dict[str, Any], node: Any, pointer: str) -> Any:
+    """``deref(spec, node)``; a broken chain is a ``SpecError`` at ``pointer`` (the node's own ``$ref``)."""
+    try:
+        return deref(spec, node)
+    except BrokenRef as exc:
+        if exc.loop:
+            raise SpecError(pointer, "reference chain too long") from None
+        raise SpecError(child(pointer, "$ref"), f"unresolvable reference {exc.ref!r}") from None
 
 
 def _object_shape(spec: dict[str, Any], schema: Any, pointer: str) -> tuple[dict[str, Any], list[str]]:
     """(properties, required) of an object schema, merging ``allOf`` members."""
-    schema = _deref(spec, schema, pointer)
+    schema = _deref_at(spec, schema, pointer)
     if not isinstance(schema, dict):
         return {}, []
     props: dict[str, Any] = dict(schema.get("properties") or {})
@@ -154,21 +152,14 @@ class OperationReader:
             raise SpecError("/paths", "the spec needs a 'paths' mapping")
         ops: list[Operation] = []
         seen: dict[tuple[str, ...], str] = {}
-        for path, item in paths.items():
-            item_ptr = child("/paths", path)
-            if not isinstance(item, dict):
-                raise SpecError(item_ptr, "a path item must be a mapping")
-            shared = item.get("parameters") or []
-            for method in HTTP_METHODS:
-                if method not in item:
-                    continue
-                op_ptr = child(item_ptr, method)
-                op = self.read(path, method, item[method], shared, op_ptr)
-                if op.method_path in seen:
-                    raise SpecError(child(op_ptr, "x-oairef-method"),
-                                    f"{'.'.join(op.method_path)} is also the method of {seen[op.method_path]}")
-                seen[op.method_path] = op_ptr
-                ops.append(op)
+        for path, method, raw in iter_operations(self.spec):
+            op_ptr = child("/paths", path, method)
+            op = self.read(path, method, raw, paths[path].get("parameters") or [], op_ptr)
+            if op.method_path in seen:
+                raise SpecError(child(op_ptr, "x-oairef-method"),
+                                f"{'.'.join(op.method_path)} is also the method of {seen[op.method_path]}")
+            seen[op.method_path] = op_ptr
+            ops.append(op)
         resources = {op.method_path[:i] for op in ops for i in range(1, len(op.method_path))}
         for op in ops:
             if op.method_path in resources:
@@ -211,7 +202,7 @@ class OperationReader:
                 raise SpecError(child(base, where), "parameters must be a list")
             for i, raw in enumerate(items):
                 p_ptr = child(base, where, i)
-                p = _deref(self.spec, raw, p_ptr)
+                p = _deref_at(self.spec, raw, p_ptr)
                 if not isinstance(p, dict) or not isinstance(p.get("name"), str) or p.get("in") not in (
                         "path", "query", "header", "cookie"):
                     raise SpecError(p_ptr, "a parameter needs a string 'name' and 'in' of path/query/header/cookie")
@@ -228,7 +219,7 @@ class OperationReader:
         ordered = [merged[("path", n)] for n in template_names] + [
             v for (loc, _), v in merged.items() if loc == "query"]
         for p, _p_ptr in ordered:
-            schema = _deref(self.spec, p.get("schema") or {}, _p_ptr)
+            schema = _deref_at(self.spec, p.get("schema") or {}, _p_ptr)
             ident = pyname(p["name"], taken)
             taken.add(ident)
             constraints = {k: schema[k] for k in _CONSTRAINT_KEYS if isinstance(schema, dict) and k in schema}
@@ -244,7 +235,7 @@ class OperationReader:
         if body is None:
             return None, None, [], None
         b_ptr = child(ptr, "requestBody")
-        body = _deref(self.spec, body, b_ptr)
+        body = _deref_at(self.spec, body, b_ptr)
         content = body.get("content") if isinstance(body, dict) else None
         if not isinstance(content, dict) or not content:
             raise SpecError(b_ptr, "requestBody needs a non-empty 'content' mapping")
@@ -273,7 +264,7 @@ class OperationReader:
         for name, prop in props.items():
             ident = pyname(name, names)
             names.add(ident)
-            resolved = _deref(self.spec, prop, child(m_ptr, "properties", name))
+            resolved = _deref_at(self.spec, prop, child(m_ptr, "properties", name))
             is_file = kind == "multipart" and _is_binary(resolved)
             params.append(Param(
                 name=name, pyname=ident, location="file" if is_file else "body",
@@ -292,7 +283,7 @@ class OperationReader:
             raise SpecError(child(ptr, "responses"), "an operation needs a 2xx response")
         key = next(c for c in responses if str(c) == codes[0])
         r_ptr = child(ptr, "responses", codes[0])
-        resp = _deref(self.spec, responses[key], r_ptr)
+        resp = _deref_at(self.spec, responses[key], r_ptr)
         content = (resp or {}).get("content") or {}
         out = _Response()
         if not content:
@@ -310,7 +301,7 @@ class OperationReader:
         out.text_alternative = any(m.startswith("text/") for m in others)
         j_ptr = child(r_ptr, "content", json_media, "schema")
         schema = (content[json_media] or {}).get("schema") or {}
-        resolved = _deref(self.spec, schema, j_ptr)
+        resolved = _deref_at(self.spec, schema, j_ptr)
         if isinstance(resolved, dict) and resolved.get("type") == "string":
             out.kind = "binary"
             return out
@@ -327,7 +318,7 @@ class OperationReader:
         if not out.streams and self._has_boolean_stream(params):
             out.streams, out.stream_model, out.stream_declared = True, out.model, False
         props, _ = _object_shape(self.spec, schema, j_ptr)
-        data = _deref(self.spec, props.get("data"), j_ptr) if "data" in props else None
+        data = _deref_at(self.spec, props.get("data"), j_ptr) if "data" in props else None
         is_list = method == "get" or name.startswith("list")
         if is_list and isinstance(data, dict) and data.get("type") == "array":
             out.kind = "page"

@@ -2,8 +2,10 @@
 
 Rules: the output depends only on the spec and the templates (no timestamps, sorted resources);
 every file starts with ``HEADER``; writing removes ``.py`` files in the output directory that start
-with ``HEADER`` but are no longer produced; comparing reports files that differ, are missing, or
-are stale extras.
+with ``HEADER`` but are no longer produced (it never removes a file it did not write); comparing
+reports files that differ, are missing, are stale generated files, or are any other file codegen
+would not write (the output directory holds codegen's output only; ``__pycache__/`` and ``*.pyc``
+are ignored).
 """
 
 from __future__ import annotations
@@ -65,22 +67,28 @@ def build(spec: dict[str, Any], *, strict: bool = True) -> dict[str, str]:
     return dict(sorted(files.items()))
 
 
+def _present_files(out: Path) -> set[str]:
+    """Paths (relative, POSIX) of every file under ``out`` but Python's caches (``__pycache__/``, ``*.pyc``)."""
+    if not out.is_dir():
+        return set()
+    return {path.relative_to(out).as_posix() for path in out.rglob("*")
+            if path.is_file() and "__pycache__" not in path.relative_to(out).parts and path.suffix != ".pyc"}
+
+
+def _has_header(path: Path) -> bool:
+    """Whether ``path`` is a ``.py`` file whose first line is the generated header."""
+    if path.suffix != ".py":
+        return False
+    try:
+        with path.open(encoding="utf-8") as fh:
+            return fh.readline().rstrip("\n") == HEADER
+    except (OSError, UnicodeDecodeError):
+        return False
+
+
 def _generated_files(out: Path) -> set[str]:
     """Paths (relative, POSIX) of files under ``out`` that carry the generated header."""
-    found: set[str] = set()
-    if not out.is_dir():
-        return found
-    for path in out.rglob("*.py"):
-        if "__pycache__" in path.parts:
-            continue
-        try:
-            with path.open(encoding="utf-8") as fh:
-                first = fh.readline().rstrip("\n")
-        except (OSError, UnicodeDecodeError):
-            continue
-        if first == HEADER:
-            found.add(path.relative_to(out).as_posix())
-    return found
+    return {rel for rel in _present_files(out) if _has_header(out / rel)}
 
 
 def write(files: dict[str, str], out: Path) -> list[str]:
@@ -108,7 +116,7 @@ class Difference:
     """One way ``out`` differs from what codegen would write."""
 
     path: str
-    kind: str  # changed | missing | extra
+    kind: str  # changed | missing | extra (a stale generated file) | stray (any other file)
     added: int = 0
     removed: int = 0
 
@@ -117,6 +125,8 @@ class Difference:
             return f"{self.path}: differs (+{self.added} -{self.removed} lines)"
         if self.kind == "missing":
             return f"{self.path}: missing"
+        if self.kind == "stray":
+            return f"{self.path}: not written by codegen (remove it; the output directory is codegen's alone)"
         return f"{self.path}: stale generated file (no longer produced)"
 
 
@@ -139,6 +149,6 @@ def compare(files: dict[str, str], out: Path) -> list[Difference]:
             elif line.startswith("-") and not line.startswith("---"):
                 removed += 1
         diffs.append(Difference(rel, "changed", added, removed))
-    for rel in sorted(_generated_files(out) - set(files)):
-        diffs.append(Difference(rel, "extra"))
+    for rel in sorted(_present_files(out) - set(files)):
+        diffs.append(Difference(rel, "extra" if _has_header(out / rel) else "stray"))
     return diffs

@@ -18,9 +18,8 @@ import copy
 from collections.abc import Iterator
 from typing import Any
 
-from codegen.pointers import resolve_ref, schema_ref_name
-
-HTTP_METHODS = ("get", "put", "post", "delete", "patch", "head", "options", "trace")
+from codegen.pointers import deref_or_empty, schema_ref_name
+from codegen.spec import iter_operations
 
 
 def iter_refs(node: Any) -> Iterator[str]:
@@ -34,18 +33,6 @@ def iter_refs(node: Any) -> Iterator[str]:
     elif isinstance(node, list):
         for value in node:
             yield from iter_refs(value)
-
-
-def _deref(spec: dict[str, Any], node: Any) -> Any:
-    """``node`` with one level of non-schema ``$ref`` (responses, request bodies) followed."""
-    seen = 0
-    while isinstance(node, dict) and isinstance(node.get("$ref"), str) and seen < 16:
-        try:
-            node = resolve_ref(spec, node["$ref"])
-        except KeyError:
-            return {}
-        seen += 1
-    return node
 
 
 def _closure(spec: dict[str, Any], roots: list[Any]) -> set[str]:
@@ -66,24 +53,18 @@ def request_and_response_roots(spec: dict[str, Any]) -> tuple[list[Any], list[An
     """The request-body and response-body media schemas of every operation."""
     requests: list[Any] = []
     responses: list[Any] = []
-    for item in (spec.get("paths") or {}).values():
-        if not isinstance(item, dict):
-            continue
-        for method in HTTP_METHODS:
-            op = item.get(method)
-            if not isinstance(op, dict):
-                continue
-            body = _deref(spec, op.get("requestBody"))
-            if isinstance(body, dict):
-                for media in (body.get("content") or {}).values():
+    for _path, _method, op in iter_operations(spec):
+        body = deref_or_empty(spec, op.get("requestBody"))
+        if isinstance(body, dict):
+            for media in (body.get("content") or {}).values():
+                if isinstance(media, dict):
+                    requests.append(media.get("schema"))
+        for resp in (op.get("responses") or {}).values():
+            resp = deref_or_empty(spec, resp)
+            if isinstance(resp, dict):
+                for media in (resp.get("content") or {}).values():
                     if isinstance(media, dict):
-                        requests.append(media.get("schema"))
-            for resp in (op.get("responses") or {}).values():
-                resp = _deref(spec, resp)
-                if isinstance(resp, dict):
-                    for media in (resp.get("content") or {}).values():
-                        if isinstance(media, dict):
-                            responses.append(media.get("schema"))
+                        responses.append(media.get("schema"))
     return requests, responses
 
 

@@ -41,6 +41,9 @@ from typing import Any
 
 import yaml
 
+from codegen.pointers import child, resolve_pointer
+from codegen.pointers import escape as escape_pointer_token
+
 __all__ = [
     "COMPARISON_OPS",
     "HTTP_METHODS",
@@ -76,33 +79,6 @@ class SpecError(ValueError):
         super().__init__(f"spec error at JSON pointer {where}: {message}")
 
 
-def escape_pointer_token(token: object) -> str:
-    """Escape one reference token for a JSON pointer (``~`` -> ``~0``, ``/`` -> ``~1``)."""
-    return str(token).replace("~", "~0").replace("/", "~1")
-
-
-def _join(pointer: str, *tokens: object) -> str:
-    return pointer + "".join("/" + escape_pointer_token(t) for t in tokens)
-
-
-def resolve_pointer(doc: Any, pointer: str) -> Any:
-    """Return the node at ``pointer`` in ``doc``; raise ``KeyError`` when it does not exist."""
-    if pointer == "":
-        return doc
-    if not pointer.startswith("/"):
-        raise KeyError(pointer)
-    node = doc
-    for raw in pointer[1:].split("/"):
-        token = raw.replace("~1", "/").replace("~0", "~")
-        if isinstance(node, dict) and token in node:
-            node = node[token]
-        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
-            node = node[int(token)]
-        else:
-            raise KeyError(pointer)
-    return node
-
-
 # ---------------------------------------------------------------------------------------- parsing
 
 
@@ -135,13 +111,13 @@ def _check_duplicate_keys(node: yaml.Node, pointer: str) -> None:
                 key = str(key_node.value)
                 if key in seen:
                     raise SpecError(
-                        _join(where, key),
+                        child(where, key),
                         f"duplicate key {key!r} (line {key_node.start_mark.line + 1})",
                     )
                 seen.add(key)
-                stack.append((value_node, _join(where, key)))
+                stack.append((value_node, child(where, key)))
         elif isinstance(current, yaml.SequenceNode):
-            stack.extend((item, _join(where, i)) for i, item in enumerate(current.value))
+            stack.extend((item, child(where, i)) for i, item in enumerate(current.value))
 
 
 # ---------------------------------------------------------------------------------------- checks
@@ -154,9 +130,9 @@ def _walk(node: Any, pointer: str = "") -> Iterator[tuple[str, Any, str | None]]
         where, value, key = stack.pop()
         yield where, value, key
         if isinstance(value, dict):
-            stack.extend((_join(where, k), v, str(k)) for k, v in reversed(list(value.items())))
+            stack.extend((child(where, k), v, str(k)) for k, v in reversed(list(value.items())))
         elif isinstance(value, list):
-            stack.extend((_join(where, i), v, None) for i, v in reversed(list(enumerate(value))))
+            stack.extend((child(where, i), v, None) for i, v in reversed(list(enumerate(value))))
 
 
 def _check_no_nullable_and_refs(doc: dict[str, Any], *, nullable_allowed: bool = False) -> None:
@@ -166,12 +142,12 @@ def _check_no_nullable_and_refs(doc: dict[str, Any], *, nullable_allowed: bool =
         parent_is_properties = pointer.endswith("/properties")
         if "nullable" in value and not parent_is_properties and not nullable_allowed:
             raise SpecError(
-                _join(pointer, "nullable"),
+                child(pointer, "nullable"),
                 '`nullable` is OpenAPI 3.0 style; write `type: [<type>, "null"]` instead',
             )
         if "$ref" in value and not parent_is_properties:
             ref = value["$ref"]
-            where = _join(pointer, "$ref")
+            where = child(pointer, "$ref")
             if not isinstance(ref, str) or not ref.startswith("#"):
                 raise SpecError(where, f"only local '#/...' references are supported, got {ref!r}")
             try:
@@ -181,13 +157,23 @@ def _check_no_nullable_and_refs(doc: dict[str, Any], *, nullable_allowed: bool =
 
 
 def iter_operations(doc: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
-    """Yield ``(path, method, operation)`` for every operation under ``paths``, in document order."""
-    for path, item in (doc.get("paths") or {}).items():
+    """Yield ``(path, method, operation)`` for every operation under ``paths``, in document order
+    (a path item's keys in ``HTTP_METHODS`` are its operations). A ``paths``, path item or operation
+    that is not a mapping is a ``SpecError``; the one walk every reader of operations uses."""
+    paths = doc.get("paths")
+    if paths is None:
+        return
+    if not isinstance(paths, dict):
+        raise SpecError("/paths", "paths must be a mapping")
+    for path, item in paths.items():
         if not isinstance(item, dict):
-            continue
+            raise SpecError(child("/paths", path), "a path item must be a mapping")
         for method, op in item.items():
-            if method in HTTP_METHODS and isinstance(op, dict):
-                yield path, method, op
+            if method not in HTTP_METHODS:
+                continue
+            if not isinstance(op, dict):
+                raise SpecError(child("/paths", path, method), "an operation must be a mapping")
+            yield path, method, op
 
 
 def _check_operations(doc: dict[str, Any], *, strict: bool = True) -> None:
@@ -196,54 +182,48 @@ def _check_operations(doc: dict[str, Any], *, strict: bool = True) -> None:
         raise SpecError("/paths", "the spec must define at least one path")
     operation_ids: dict[str, str] = {}
     methods: dict[str, str] = {}
-    for path, item in paths.items():
-        if not isinstance(item, dict):
-            raise SpecError(_join("/paths", path), "a path item must be a mapping")
-        for method in (key for key in item if key in HTTP_METHODS):  # document order
-            where = _join("/paths", path, method)
-            op = item[method]
-            if not isinstance(op, dict):
-                raise SpecError(where, "an operation must be a mapping")
-            op_id = op.get("operationId")
-            if op_id is None and not strict:
-                op_id = f"{method.upper()} {path}"
-            elif not isinstance(op_id, str) or not op_id:
-                raise SpecError(where, f"operation {method.upper()} {path} has no operationId")
-            elif op_id in operation_ids:
-                raise SpecError(
-                    _join(where, "operationId"),
-                    f"duplicate operationId {op_id!r} (also at {operation_ids[op_id]})",
-                )
-            operation_ids[op_id] = where
-            dotted = op.get("x-oairef-method")
-            if dotted is None and not strict:
-                pass
-            elif dotted is None:
-                raise SpecError(where, f"operation {op_id} has no x-oairef-method")
-            elif not isinstance(dotted, str) or not _METHOD_PATH.match(dotted):
-                raise SpecError(
-                    _join(where, "x-oairef-method"),
-                    f"x-oairef-method must be a dotted lower-case method path, got {dotted!r}",
-                )
-            elif dotted in methods:
-                raise SpecError(
-                    _join(where, "x-oairef-method"),
-                    f"duplicate x-oairef-method {dotted!r} (also at {methods[dotted]})",
-                )
-            else:
-                methods[dotted] = where
-            responses = op.get("responses")
-            if not isinstance(responses, dict):
-                raise SpecError(where, f"operation {op_id} has no responses")
-            if not any(re.fullmatch(r"2(\d\d|XX)", str(code)) for code in responses):
-                raise SpecError(_join(where, "responses"), f"operation {op_id} has no 2xx response")
+    for path, method, op in iter_operations(doc):
+        where = child("/paths", path, method)
+        op_id = op.get("operationId")
+        if op_id is None and not strict:
+            op_id = f"{method.upper()} {path}"
+        elif not isinstance(op_id, str) or not op_id:
+            raise SpecError(where, f"operation {method.upper()} {path} has no operationId")
+        elif op_id in operation_ids:
+            raise SpecError(
+                child(where, "operationId"),
+                f"duplicate operationId {op_id!r} (also at {operation_ids[op_id]})",
+            )
+        operation_ids[op_id] = where
+        dotted = op.get("x-oairef-method")
+        if dotted is None and not strict:
+            pass
+        elif dotted is None:
+            raise SpecError(where, f"operation {op_id} has no x-oairef-method")
+        elif not isinstance(dotted, str) or not _METHOD_PATH.match(dotted):
+            raise SpecError(
+                child(where, "x-oairef-method"),
+                f"x-oairef-method must be a dotted lower-case method path, got {dotted!r}",
+            )
+        elif dotted in methods:
+            raise SpecError(
+                child(where, "x-oairef-method"),
+                f"duplicate x-oairef-method {dotted!r} (also at {methods[dotted]})",
+            )
+        else:
+            methods[dotted] = where
+        responses = op.get("responses")
+        if not isinstance(responses, dict):
+            raise SpecError(where, f"operation {op_id} has no responses")
+        if not any(re.fullmatch(r"2(\d\d|XX)", str(code)) for code in responses):
+            raise SpecError(child(where, "responses"), f"operation {op_id} has no 2xx response")
     for dotted, where in methods.items():
         parts = dotted.split(".")
         for i in range(1, len(parts)):
             prefix = ".".join(parts[:i])
             if prefix in methods:
                 raise SpecError(
-                    _join(methods[prefix], "x-oairef-method"),
+                    child(methods[prefix], "x-oairef-method"),
                     f"x-oairef-method {prefix!r} is also the resource of {dotted!r} (at {where})",
                 )
 
@@ -282,15 +262,15 @@ def _check_condition(cond: Any, where: str, props: dict[str, Any]) -> None:
         raise SpecError(where, "a condition must be a mapping {field, op, value|other}")
     unknown = sorted(set(cond) - _CONDITION_KEYS)
     if unknown:
-        raise SpecError(_join(where, unknown[0]), f"unknown condition key {unknown[0]!r}")
+        raise SpecError(child(where, unknown[0]), f"unknown condition key {unknown[0]!r}")
     field = cond.get("field")
     if not isinstance(field, str):
         raise SpecError(where, "a condition needs a `field` naming a schema property")
     if field not in props:
-        raise SpecError(_join(where, "field"), f"unknown field {field!r}: not a property of the schema")
+        raise SpecError(child(where, "field"), f"unknown field {field!r}: not a property of the schema")
     op = cond.get("op")
     if op not in RULE_OPS:
-        raise SpecError(_join(where, "op"), f"unknown op {op!r}; expected one of {sorted(RULE_OPS)}")
+        raise SpecError(child(where, "op"), f"unknown op {op!r}; expected one of {sorted(RULE_OPS)}")
     has_value, has_other = "value" in cond, "other" in cond
     if op == "keys_token_ids":
         if has_value or has_other:
@@ -301,13 +281,13 @@ def _check_condition(cond: Any, where: str, props: dict[str, Any]) -> None:
     if has_other:
         other = cond["other"]
         if not isinstance(other, str) or other not in props:
-            raise SpecError(_join(where, "other"), f"unknown field {other!r}: not a property of the schema")
+            raise SpecError(child(where, "other"), f"unknown field {other!r}: not a property of the schema")
     elif isinstance(cond["value"], (dict, list)):
-        raise SpecError(_join(where, "value"), "`value` must be a scalar (number, string, boolean or null)")
+        raise SpecError(child(where, "value"), "`value` must be a scalar (number, string, boolean or null)")
     if op in ("lt", "le", "gt", "ge"):
         value = cond.get("value", 0)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise SpecError(_join(where, "value"), f"op {op} compares numbers; got value {value!r}")
+            raise SpecError(child(where, "value"), f"op {op} compares numbers; got value {value!r}")
         for name in (field, cond.get("other")):
             if name is not None and not _is_numeric(props[name]):
                 raise SpecError(where, f"op {op} needs a numeric field; {name!r} is not integer/number")
@@ -317,7 +297,7 @@ def _check_rules(doc: dict[str, Any]) -> None:
     for pointer, value, _key in _walk(doc):
         if not isinstance(value, dict) or "x-oairef-rules" not in value:
             continue
-        where = _join(pointer, "x-oairef-rules")
+        where = child(pointer, "x-oairef-rules")
         rules = value["x-oairef-rules"]
         if not isinstance(rules, list):
             raise SpecError(where, "x-oairef-rules must be a list of rules")
@@ -326,29 +306,29 @@ def _check_rules(doc: dict[str, Any]) -> None:
             raise SpecError(where, "x-oairef-rules must sit on a schema with properties")
         ids: set[str] = set()
         for i, rule in enumerate(rules):
-            rule_at = _join(where, i)
+            rule_at = child(where, i)
             if not isinstance(rule, dict):
                 raise SpecError(rule_at, "a rule must be a mapping")
             unknown = sorted(set(rule) - _RULE_KEYS)
             if unknown:
-                raise SpecError(_join(rule_at, unknown[0]), f"unknown rule key {unknown[0]!r}")
+                raise SpecError(child(rule_at, unknown[0]), f"unknown rule key {unknown[0]!r}")
             rule_id = rule.get("id")
             if not isinstance(rule_id, str) or not rule_id:
                 raise SpecError(rule_at, "a rule needs a non-empty string `id`")
             if rule_id in ids:
-                raise SpecError(_join(rule_at, "id"), f"duplicate rule id {rule_id!r}")
+                raise SpecError(child(rule_at, "id"), f"duplicate rule id {rule_id!r}")
             ids.add(rule_id)
             param = rule.get("param")
             if not isinstance(param, str) or param not in props:
-                raise SpecError(_join(rule_at, "param"), f"param {param!r} is not a property of the schema")
+                raise SpecError(child(rule_at, "param"), f"param {param!r} is not a property of the schema")
             message = rule.get("message")
             if not isinstance(message, str) or not message.strip():
-                raise SpecError(_join(rule_at, "message"), "a rule needs a non-empty `message`")
+                raise SpecError(child(rule_at, "message"), "a rule needs a non-empty `message`")
             if "require" not in rule:
                 raise SpecError(rule_at, "a rule needs a `require` condition")
-            _check_condition(rule["require"], _join(rule_at, "require"), props)
+            _check_condition(rule["require"], child(rule_at, "require"), props)
             if "when" in rule:
-                _check_condition(rule["when"], _join(rule_at, "when"), props)
+                _check_condition(rule["when"], child(rule_at, "when"), props)
 
 
 def check_spec(doc: Any) -> None:
@@ -367,7 +347,7 @@ def _null_type(node: dict[str, Any], where: str) -> None:
     """Rewrite one schema's 3.0 ``nullable`` in place into the 3.1 null type (see the module docstring)."""
     flag = node.pop("nullable")
     if not isinstance(flag, bool):
-        raise SpecError(_join(where, "nullable"), f"`nullable` must be true or false, got {flag!r}")
+        raise SpecError(child(where, "nullable"), f"`nullable` must be true or false, got {flag!r}")
     if not flag:
         return
     declared = node.get("type")
@@ -399,7 +379,7 @@ def _exclusive_bound(node: dict[str, Any], where: str) -> None:
         if not isinstance(flag, bool):
             continue
         if flag and bound not in node:
-            raise SpecError(_join(where, exclusive), f"`{exclusive}: true` needs a `{bound}`")
+            raise SpecError(child(where, exclusive), f"`{exclusive}: true` needs a `{bound}`")
         del node[exclusive]
         if flag:
             node[exclusive] = node.pop(bound)

@@ -14,7 +14,7 @@ import yaml
 
 from codegen.cli import main
 from codegen.modelgen import HEADER
-from codegen.pipeline import build
+from codegen.pipeline import build, compare
 from codegen.spec import SpecError, iter_operations, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -64,19 +64,49 @@ def test_check_exit_codes(fresh: Path, tmp_path: Path, capsys: pytest.CaptureFix
     (copy / "_errors.py").write_text((copy / "_errors.py").read_text() + "# hand edit\n")
     (copy / "_types.py").unlink()
     (copy / "resources" / "gone.py").write_text(HEADER + "\n")
-    (copy / "handwritten_notes.py").write_text("# not generated: ignored\n")
+    (copy / "handwritten_notes.py").write_text("# not generated\n")
     capsys.readouterr()
     assert main(["--spec", str(SPEC), "--out", str(copy), "--check"]) == 1
     report = capsys.readouterr().out
     assert "_errors.py: differs (+0 -1 lines)" in report
     assert "_types.py: missing" in report
     assert "resources/gone.py: stale generated file" in report
-    assert "handwritten_notes.py" not in report
+    assert "handwritten_notes.py: not written by codegen" in report
 
     assert main(["--spec", str(SPEC), "--out", str(copy), "--quiet"]) == 0  # repairs, removes the stale file
     assert not (copy / "resources" / "gone.py").exists()
-    assert (copy / "handwritten_notes.py").exists()
+    assert (copy / "handwritten_notes.py").exists()  # writing never deletes what it did not write ...
+    assert main(["--spec", str(SPEC), "--out", str(copy), "--check", "--quiet"]) == 1  # ... --check flags it
+    (copy / "handwritten_notes.py").unlink()
     assert main(["--spec", str(SPEC), "--out", str(copy), "--check", "--quiet"]) == 0
+
+
+def test_check_flags_any_file_codegen_would_not_write(
+        spec: dict[str, Any], fresh: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """A stray file of any name or kind fails ``--check``; Python's own caches do not."""
+    copy = tmp_path / "copy"
+    shutil.copytree(fresh, copy)
+    files = build(spec)
+    (copy / "__pycache__").mkdir(exist_ok=True)
+    (copy / "__pycache__" / "models.cpython-310.pyc").write_bytes(b"\x00cache")
+    (copy / "resources" / "__pycache__").mkdir(exist_ok=True)
+    (copy / "resources" / "__pycache__" / "notes.txt").write_text("cache dir\n")
+    (copy / "old.pyc").write_bytes(b"\x00")
+    assert compare(files, copy) == []
+    assert main(["--spec", str(SPEC), "--out", str(copy), "--check", "--quiet"]) == 0
+
+    strays = ["py.typed", "resources/helpers.py", "notes/README.md", ".models.py.abc.tmp"]
+    for rel in strays:
+        (copy / rel).parent.mkdir(parents=True, exist_ok=True)
+        (copy / rel).write_text("hand-written, no header\n")
+    diffs = compare(files, copy)
+    assert sorted((d.path, d.kind) for d in diffs) == sorted((rel, "stray") for rel in strays)
+    capsys.readouterr()
+    assert main(["--spec", str(SPEC), "--out", str(copy), "--check"]) == 1
+    report = capsys.readouterr().out
+    assert f"is stale ({len(strays)} file(s))" in report
+    for rel in strays:
+        assert f"{rel}: not written by codegen" in report
 
 
 def test_every_operation_has_a_client_method(spec: dict[str, Any]) -> None:
@@ -143,3 +173,11 @@ def test_spec_error_carries_the_pointer_in_process(tmp_path: Path) -> None:
     with pytest.raises(SpecError) as info:
         OperationReader(doc, set()).read_all()
     assert info.value.pointer == "/paths/~1a~1{x}/get/parameters"
+
+
+def test_paths_that_are_not_a_mapping_are_a_spec_error() -> None:
+    """Every reader of operations walks them through ``iter_operations``, which names the fault."""
+    doc = {"openapi": "3.1.0", "info": {"title": "t", "version": "1"}, "paths": ["/models"]}
+    with pytest.raises(SpecError) as info:
+        build(doc, strict=False)
+    assert info.value.pointer == "/paths"

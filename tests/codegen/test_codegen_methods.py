@@ -109,3 +109,9 @@ def test_reserved_names_cover_every_public_attribute_of_the_clients_and_resource
     for cls in (Models, AsyncModels):
         methods = {"delete", "list", "retrieve"}
         assert {n for n in vars(cls) if not n.startswith("_")} - methods <= RESOURCE_RESERVED
+
+
+def test_clashes_are_settled_in_document_order() -> None:
+    """PUT and PATCH on one item both derive ``update``: the operation written first keeps it."""
+    got = _derive({"/things/{id}": {"patch": _op("patchThing"), "put": _op("replaceThing")}})
+    assert got == {("/things/{id}", "patch"): "things.update", ("/things/{id}", "put"): "things.replace_thing"}

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from codegen.spec import SpecError, escape_pointer_token, load_spec, resolve_pointer
+from codegen.spec import SpecError, escape_pointer_token, iter_operations, load_spec, resolve_pointer
 
 _DUMPER = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 ERR = {"400": {"$ref": "#/components/responses/BadRequest"}}
@@ -297,3 +297,23 @@ def test_faults_in_the_real_spec_are_located(
     with pytest.raises(SpecError) as info:
         load_spec(_write(tmp_path, doc))
     assert info.value.pointer == pointer
+
+
+def test_iter_operations_walks_in_document_order() -> None:
+    doc = _minimal()
+    doc["paths"]["/a"] = {"parameters": [], "delete": {"responses": {}}, "get": {"responses": {}}}
+    assert [(p, m) for p, m, _op in iter_operations(doc)] == [
+        ("/things", "post"), ("/things", "get"), ("/a", "delete"), ("/a", "get")]
+    assert list(iter_operations({"openapi": "3.1.0"})) == []
+
+
+@pytest.mark.parametrize(("paths", "pointer", "fragment"), [
+    (["/things"], "/paths", "paths must be a mapping"),
+    ({"/things": ["get"]}, "/paths/~1things", "path item must be a mapping"),
+    ({"/things": {"get": "listThings"}}, "/paths/~1things/get", "operation must be a mapping"),
+])
+def test_iter_operations_names_a_malformed_operation(paths: Any, pointer: str, fragment: str) -> None:
+    with pytest.raises(SpecError) as info:
+        list(iter_operations({"paths": paths}))
+    assert info.value.pointer == pointer
+    assert fragment in info.value.message
