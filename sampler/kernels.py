@@ -172,29 +172,6 @@ def _buffer_sizes(V: int, cap: int) -> tuple[int, int]:
     return LANES + cap + 3 * V + NBINS + QUARTERS + 256, 2 * cap + 2 * V + 256 + V // GROUP + 2
 
 
-@njit(cache=True, nogil=True)
-def _sample_rows(logits2d: np.ndarray, params: np.ndarray, flags: np.ndarray, hist_ptr: np.ndarray,
-                 hist_ids: np.ndarray, bias_ptr: np.ndarray, bias_ids: np.ndarray, bias_vals: np.ndarray,
-                 f64: np.ndarray, i64: np.ndarray, slot: np.ndarray, gflag: np.ndarray, cap: int,
-                 ints: np.ndarray, floats: np.ndarray, top_ids: np.ndarray, top_lps: np.ndarray,
-                 next_row: np.ndarray) -> None:
-    """The row loop: takes the next row from the shared counter ``next_row[0]`` (atomically) until
-    none is left, so one thread runs every row or several threads, each with its own scratch, run
-    this same loop at once (the GIL is released). ``params`` holds per row (T, top_p, presence,
-    frequency, u), ``flags`` (top_k, processed, logprobs); results go to ``ints`` (status, token),
-    ``floats`` (raw logprob, logprob) and the top lists."""
-    ws = _views(f64, i64, slot, gflag, logits2d.shape[1], cap)
-    k, processed, logprobs = flags[0], flags[1] != 0, flags[2] != 0
-    r = fetch_add(next_row, 0, np.int64(1))
-    while r < logits2d.shape[0]:
-        p = params[r]
-        s = Step(p[T], p[TOP_P], p[PRESENCE], p[FREQUENCY], p[U], k, processed, logprobs)
-        ints[0, r], ints[1, r], floats[0, r], floats[1, r] = _sample_row(
-            logits2d[r], s, hist_ids[hist_ptr[r]:hist_ptr[r + 1]], bias_ids[bias_ptr[r]:bias_ptr[r + 1]],
-            bias_vals[bias_ptr[r]:bias_ptr[r + 1]], ws, top_ids[r], top_lps[r])
-        r = fetch_add(next_row, 0, np.int64(1))
-
-
 class Batch(NamedTuple):
     """A batch's parameters as the kernel takes them (CSR for the variable-length history and bias)."""
 
@@ -225,6 +202,25 @@ class Outputs(NamedTuple):
     floats: np.ndarray
     top_ids: np.ndarray
     top_lps: np.ndarray
+
+
+@njit(cache=True, nogil=True)
+def _sample_rows(logits2d: np.ndarray, batch: Batch, buf: Buffers, out: Outputs, next_row: np.ndarray) -> None:
+    """The row loop: takes the next row from the shared counter ``next_row[0]`` (atomically) until
+    none is left, so one thread runs every row or several threads, each with its own scratch ``buf``,
+    run this same loop at once (the GIL is released). ``batch.params`` holds per row (T, top_p,
+    presence, frequency, u), ``batch.flags`` (top_k, processed, logprobs); results go to ``out``."""
+    ws = _views(buf.f64, buf.i64, buf.slot, buf.gflag, logits2d.shape[1], buf.cap)
+    k, processed, logprobs = batch.flags[0], batch.flags[1] != 0, batch.flags[2] != 0
+    hp, bp = batch.hist_ptr, batch.bias_ptr
+    r = fetch_add(next_row, 0, np.int64(1))
+    while r < logits2d.shape[0]:
+        p = batch.params[r]
+        s = Step(p[T], p[TOP_P], p[PRESENCE], p[FREQUENCY], p[U], k, processed, logprobs)
+        out.ints[0, r], out.ints[1, r], out.floats[0, r], out.floats[1, r] = _sample_row(
+            logits2d[r], s, batch.hist_ids[hp[r]:hp[r + 1]], batch.bias_ids[bp[r]:bp[r + 1]],
+            batch.bias_vals[bp[r]:bp[r + 1]], ws, out.top_ids[r], out.top_lps[r])
+        r = fetch_add(next_row, 0, np.int64(1))
 
 
 _LOCAL = threading.local()
@@ -273,7 +269,7 @@ def _run_rows(a: np.ndarray, batch: Batch, capacity: int, out: Outputs, threads:
     next_row = np.zeros(1, np.int64)
 
     def work() -> None:
-        _sample_rows(a, *batch, *buffers(V, capacity), *out, next_row)
+        _sample_rows(a, batch, buffers(V, capacity), out, next_row)
 
     helpers = [_pool(threads - 1).submit(work) for _ in range(min(threads, B) - 1)]
     work()
