@@ -61,3 +61,21 @@ def g_test(tokens: np.ndarray, q: np.ndarray, min_expected: float = 5.0) -> tupl
     g = 2.0 * float(np.sum(o[nz] * np.log(o[nz] / e[nz])))
     df = max(len(o) - 1, 1)
     return float(stats.chi2.sf(g, df)), df, outside
+
+
+def power_against(q: np.ndarray, q_wrong: np.ndarray, n: int, alpha: float, min_expected: float = 5.0) -> float:
+    """The probability that :func:`g_test` on ``n`` draws from ``q_wrong`` rejects ``q`` at ``alpha``, or
+    that a draw lands outside ``q``'s support (the tests require none): Cohen's ``w`` over the same pooled
+    bins, with the noncentral chi-square (``n w^2``), and ``1 - (1 - m)^n`` for the mass ``m`` that
+    ``q_wrong`` puts outside the support. The stated power of a sampling test against a named wrong
+    implementation (e.g. a temperature 20 % off)."""
+    expected = n * q
+    big = expected >= min_expected
+    small = ~big & (q > 0)
+    p0 = np.append(q[big], q[small].sum()) if small.any() else q[big]
+    p1 = np.append(q_wrong[big], q_wrong[small].sum()) if small.any() else q_wrong[big]
+    df = max(p0.size - 1, 1)
+    w2 = float(np.sum((p1 - p0) ** 2 / p0))
+    g_power = float(stats.ncx2.sf(stats.chi2.isf(alpha, df), df, n * w2))
+    outside = float(q_wrong[q == 0].sum())
+    return max(g_power, 1.0 - (1.0 - outside) ** n)

@@ -1,18 +1,39 @@
 """Draws through the engine follow the reference distribution: G-tests at alpha = 1e-4, fixed seeds.
 
-Each test also requires zero draws outside the distribution's support (e.g. outside the nucleus).
+Each test also requires zero draws outside the distribution's support (e.g. outside the nucleus), and
+states its power: the probability that it fails a named wrong sampler — its temperature 20 % off, or
+(for the logit_bias case, whose bias dwarfs any temperature effect) its biases halved —
+(:func:`power_against`), asserted to be at least 0.99.
 """
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
-from sampler_testing import g_test
+from sampler_testing import g_test, power_against
 
 from models import TinyModel
 from sampler import SamplingParams, complete, next_token_distribution, sample_batch
 
 ALPHA = 1e-4
+#: Each test must catch its named wrong sampler with at least this probability.
+POWER = 0.99
+
+
+def wrong_sampler(kw: dict) -> tuple[str, dict]:
+    """The wrong implementation a test must catch: biases halved where there are biases, else the
+    temperature 20 % off."""
+    if kw.get("logit_bias"):
+        return "logit_bias halved", {**kw, "logit_bias": {t: b / 2 for t, b in kw["logit_bias"].items()}}
+    return "temperature 1.2x", {**kw, "temperature": kw["temperature"] * 1.2}
+
+
+def assert_powerful(logits: np.ndarray, kw: dict, hist: list[int], n: int) -> None:
+    name, wrong_kw = wrong_sampler(kw)
+    q = next_token_distribution(logits, SamplingParams(**kw), hist)
+    wrong = next_token_distribution(logits, SamplingParams(**wrong_kw), hist)
+    power = power_against(q, wrong, n, ALPHA)
+    assert power >= POWER, f"{n} draws catch a sampler with {name} with probability {power:.3f} only"
 
 
 @pytest.fixture(scope="module")
@@ -48,6 +69,7 @@ def test_first_token_distribution(tiny: TinyModel, params_kw: dict) -> None:
     assert outside == 0
     assert df >= 2, "the test needs several categories to mean anything"
     assert p_value > ALPHA, f"G-test p = {p_value:.3g} (df = {df})"
+    assert_powerful(tiny.logits(tiny.tokenize(prompt)), params_kw, [], tokens.size)
 
 
 def test_second_token_with_penalties(tiny: TinyModel) -> None:
@@ -65,6 +87,7 @@ def test_second_token_with_penalties(tiny: TinyModel) -> None:
     p_value, df, outside = g_test(seconds, q)
     assert outside == 0 and df >= 2
     assert p_value > ALPHA, f"G-test p = {p_value:.3g} (df = {df})"
+    assert_powerful(tiny.logits(ctx), kw, [t0], seconds.size)
 
 
 def test_batched_kernel_draws_follow_reference() -> None:
@@ -79,6 +102,7 @@ def test_batched_kernel_draws_follow_reference() -> None:
     p_value, df, outside = g_test(tokens, q)
     assert outside == 0 and df >= 5
     assert p_value > ALPHA, f"G-test p = {p_value:.3g} (df = {df})"
+    assert_powerful(z, {"temperature": 0.9, "top_p": 0.8, "logit_bias": {5: 3.0}}, [], B)
 
 
 def test_g_test_detects_a_wrong_distribution() -> None:
