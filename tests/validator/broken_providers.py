@@ -155,10 +155,12 @@ def _send_chunk(sock: socket.socket, data: bytes) -> None:
     sock.sendall(f"{len(data):x}\r\n".encode() + data + b"\r\n")
 
 
-def endless_stream(upstream: str) -> Handler:
-    """Forward every request to ``upstream``, except that a ``stream: true`` request gets well-formed
-    chunks as fast as the socket takes them and never [DONE] (bounded: 100,000 events, or the client
-    hangs up at its event cap)."""
+StreamAnswer = Callable[[socket.socket, str, dict, threading.Event], None]
+
+
+def _streams_differently(upstream: str, answer: StreamAnswer) -> Handler:
+    """Forward every request to ``upstream``, except that a ``stream: true`` request is answered by
+    ``answer(sock, path, request, stop)`` after the response head."""
     client = httpx.Client(timeout=60)
 
     def handle(sock: socket.socket, method: str, path: str, body: bytes, stop: threading.Event) -> None:
@@ -167,37 +169,41 @@ def endless_stream(upstream: str) -> Handler:
             _proxy(upstream, client, sock, method, path, body)
             return
         _stream_head(sock)
-        chat = "chat" in path
-        for _ in range(100_000):
-            if stop.is_set():
-                return
-            piece = ({"delta": {"content": "a"}} if chat else {"text": "a"}) | {"index": 0, "finish_reason": None}
-            chunk = {"id": "x", "object": "chat.completion.chunk" if chat else "text_completion", "created": 0,
-                     "model": req.get("model"), "choices": [piece]}
-            _send_chunk(sock, f"data: {json.dumps(chunk)}\n\n".encode())
+        answer(sock, path, req, stop)
 
     return handle
+
+
+def _endless_events(sock: socket.socket, path: str, req: dict, stop: threading.Event) -> None:
+    chat = "chat" in path
+    for _ in range(100_000):
+        if stop.is_set():
+            return
+        piece = ({"delta": {"content": "a"}} if chat else {"text": "a"}) | {"index": 0, "finish_reason": None}
+        chunk = {"id": "x", "object": "chat.completion.chunk" if chat else "text_completion", "created": 0,
+                 "model": req.get("model"), "choices": [piece]}
+        _send_chunk(sock, f"data: {json.dumps(chunk)}\n\n".encode())
+
+
+def _endless_line(sock: socket.socket, path: str, req: dict, stop: threading.Event) -> None:
+    _send_chunk(sock, b"data: ")
+    block = b"a" * (1 << 20)
+    for _ in range(HUGE_BYTES // len(block)):
+        if stop.is_set():
+            return
+        _send_chunk(sock, block)
+
+
+def endless_stream(upstream: str) -> Handler:
+    """Streams get well-formed chunks as fast as the socket takes them and never [DONE] (bounded:
+    100,000 events, or the client hangs up at its event cap); the rest goes to ``upstream``."""
+    return _streams_differently(upstream, _endless_events)
 
 
 def endless_line(upstream: str) -> Handler:
-    """Forward every request to ``upstream``, except that a ``stream: true`` request gets one line that
-    never ends: ``data: aaaa...`` without a newline, up to 64 MB (a client must cut it at its byte cap)."""
-    client = httpx.Client(timeout=60)
-
-    def handle(sock: socket.socket, method: str, path: str, body: bytes, stop: threading.Event) -> None:
-        req = json.loads(body) if body else {}
-        if not (isinstance(req, dict) and req.get("stream") is True):
-            _proxy(upstream, client, sock, method, path, body)
-            return
-        _stream_head(sock)
-        _send_chunk(sock, b"data: ")
-        block = b"a" * (1 << 20)
-        for _ in range(HUGE_BYTES // len(block)):
-            if stop.is_set():
-                return
-            _send_chunk(sock, block)
-
-    return handle
+    """Streams get one line that never ends: ``data: aaaa...`` without a newline, up to 64 MB (a client
+    must cut it at its byte cap); the rest goes to ``upstream``."""
+    return _streams_differently(upstream, _endless_line)
 
 
 def busy(upstream: str) -> Handler:
